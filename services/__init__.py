@@ -1,0 +1,1 @@
+"""SpeedData services: each a package with ``create_app(settings)`` or ``run(settings)``."""

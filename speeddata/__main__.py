@@ -1,0 +1,3 @@
+from speeddata.cli import main
+
+main()
