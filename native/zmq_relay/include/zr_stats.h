@@ -19,6 +19,10 @@ typedef struct zr_stats {
     uint64_t files;                  /* archive files opened */
     uint64_t quarantined;            /* datagrams kept in the quarantine file */
     uint64_t quarantine_dropped;     /* rejected datagrams not kept: quarantine full or unwritable */
+    uint64_t forwarded;              /* datagrams sent on the full-rate multicast group */
+    uint64_t decimated;              /* records sent on the decimated multicast group */
+    uint64_t mcast_errors;           /* multicast datagrams that could not be sent */
+    uint64_t bus_dropped;            /* bus events dropped: bus unreachable or its queue full */
 } zr_stats;
 
 #endif
