@@ -24,8 +24,11 @@ typedef struct zr_archive_hooks {
     void *ctx;
     void (*file_opened)(void *ctx, const zr_file_info *f);
     void (*file_closed)(void *ctx, const zr_file_info *f);
-    /* A runtime fault: what ("open", "write", "mkdir", "repair", ...), errno, path, detail. */
-    void (*error)(void *ctx, const char *what, int err, const char *path, const char *detail);
+    /* A runtime fault: what ("open", "write", "mkdir", "repair", ...), errno (0 when none),
+     * path (or NULL), detail, and the bytes concerned (repair: bytes cut; else 0), as the
+     * fields of the RelayError event. */
+    void (*error)(void *ctx, const char *what, int err, const char *path, const char *detail,
+                  int64_t bytes);
 } zr_archive_hooks;
 
 typedef struct zr_archive_config {
