@@ -1,0 +1,12 @@
+/* The channel lock: <data>/run/<channel>.lock, held (flock LOCK_EX|LOCK_NB) for the relay's
+ * lifetime, so a second relay for the same channel and data dir refuses to start. */
+#ifndef ZR_LOCK_H
+#define ZR_LOCK_H
+
+#include <stddef.h>
+
+/* Creates <data>/run if needed, takes the lock and writes our pid into the file. Returns the
+ * descriptor to keep open (close-on-exec), or -1 with one line in err. */
+int zr_lock_channel(const char *data_dir, const char *channel, char *err, size_t errlen);
+
+#endif
