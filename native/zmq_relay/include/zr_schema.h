@@ -19,6 +19,9 @@ struct zr_node {
     /* union: branches; record: field types; array: items (children[0]); map: values (children[0]).
      * Recursive records point back to an ancestor node, so the tree may be a graph. */
     zr_node **children;
+    /* The encoding is always zero bytes long (null, fixed of size 0, records of such fields):
+     * lets the validator skip arrays of such items and stop on zero-length records. */
+    uint8_t zero_size;
 };
 
 typedef struct zr_field {
