@@ -1,0 +1,134 @@
+/* copyrelay: the minimal copy relay of the benchmark, the yardstick for the real relay.
+ * recvmmsg -> each datagram appended (u32 length + bytes) to a buffered file, written once the
+ * buffer is full or every 100 ms -> the same batch sent with one sendmmsg to a multicast group.
+ * No validation, no timestamps, no bus. On SIGTERM it writes what it holds and prints
+ * "datagrams=N bytes=B drops=D forwarded=F written=W" on stdout. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "rx.h"
+
+#define FILE_BUF (1 << 20)
+#define FLUSH_NS 100000000LL
+
+typedef struct out {
+    int file, mc;
+    struct sockaddr_in group;
+    uint8_t *buf;
+    size_t used;
+    uint64_t written, forwarded;
+    int64_t flushed_at;
+} out;
+
+static void flush_file(out *o)
+{
+    size_t off = 0;
+    while (off < o->used) {
+        ssize_t w = write(o->file, o->buf + off, o->used - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            bench_die("write");
+        off += (size_t)w;
+    }
+    o->written += o->used;
+    o->used = 0;
+    o->flushed_at = bench_now_ns();
+}
+
+static void append(out *o, const uint8_t *p, uint32_t len)
+{
+    if (o->used + sizeof len + len > FILE_BUF)
+        flush_file(o);
+    memcpy(o->buf + o->used, &len, sizeof len);
+    memcpy(o->buf + o->used + sizeof len, p, len);
+    o->used += sizeof len + len;
+}
+
+static void forward(out *o, bench_rx *rx, int n)
+{
+    static struct mmsghdr tx[BENCH_BATCH];
+    for (int i = 0; i < n; i++) {
+        memset(&tx[i].msg_hdr, 0, sizeof tx[i].msg_hdr);
+        tx[i].msg_hdr.msg_name = &o->group;
+        tx[i].msg_hdr.msg_namelen = sizeof o->group;
+        tx[i].msg_hdr.msg_iov = &rx->iov[i];
+        tx[i].msg_hdr.msg_iovlen = 1;
+    }
+    int sent = sendmmsg(o->mc, tx, (unsigned)n, 0);
+    if (sent > 0)
+        o->forwarded += (uint64_t)sent;
+}
+
+static int mcast_socket(const char *iface, long long ttl)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0)
+        bench_die("socket");
+    struct in_addr ifa = bench_addr(iface, 0).sin_addr;
+    unsigned char t = (unsigned char)ttl, loop = 1;
+    if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof ifa) != 0 ||
+        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &t, sizeof t) != 0 ||
+        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop) != 0)
+        bench_die("multicast options");
+    return fd;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: copyrelay --file PATH --mcast GROUP:PORT [--bind IP] [--port P] "
+                    "[--rcvbuf BYTES] [--mcast-if IP] [--mcast-ttl N]\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *ip = "127.0.0.1", *path = NULL, *group = NULL, *iface = "127.0.0.1";
+    int port = 0;
+    long long rcvbuf = 0, ttl = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) { usage(); return 2; }
+        if (!strcmp(argv[i], "--bind")) ip = v;
+        else if (!strcmp(argv[i], "--port")) port = (int)bench_number("--port", v, 0, 65535);
+        else if (!strcmp(argv[i], "--rcvbuf")) rcvbuf = bench_number("--rcvbuf", v, 0, 1LL << 30);
+        else if (!strcmp(argv[i], "--file")) path = v;
+        else if (!strcmp(argv[i], "--mcast")) group = v;
+        else if (!strcmp(argv[i], "--mcast-if")) iface = v;
+        else if (!strcmp(argv[i], "--mcast-ttl")) ttl = bench_number("--mcast-ttl", v, 0, 255);
+        else { usage(); return 2; }
+        i++;
+    }
+    if (!path || !group) { usage(); return 2; }
+    out o = {.group = bench_endpoint("--mcast", group), .mc = mcast_socket(iface, ttl)};
+    o.file = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    o.buf = malloc(FILE_BUF);
+    if (o.file < 0 || !o.buf)
+        bench_die(path);
+    bench_on_signals();
+    int fd = bench_udp_bind(ip, port, rcvbuf, &port);
+    static bench_rx rx;
+    bench_rx_init(&rx, fd, 50);
+    bench_ready("copyrelay", ip, port);
+    o.flushed_at = bench_now_ns();
+    while (!bench_stop) {
+        int n = bench_rx_batch(&rx);
+        for (int i = 0; i < n; i++)
+            append(&o, rx.iov[i].iov_base, rx.msgs[i].msg_len);
+        if (n > 0)
+            forward(&o, &rx, n);
+        if (o.used && bench_now_ns() - o.flushed_at >= FLUSH_NS)
+            flush_file(&o);
+    }
+    flush_file(&o);
+    char extra[96];
+    snprintf(extra, sizeof extra, "forwarded=%" PRIu64 " written=%" PRIu64, o.forwarded, o.written);
+    bench_rx_report(&rx, extra);
+    return 0;
+}
