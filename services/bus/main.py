@@ -1,0 +1,73 @@
+"""Running the bus proxy: ``run(settings)`` (``sdctl serve bus``) and ``python -m services.bus``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+from collections.abc import Sequence
+
+import zmq
+
+from services.bus.proxy import BindError, Proxy
+from speeddata.config import Settings, SettingsError, load_settings
+from speeddata.logfmt import log
+
+
+def run(settings: Settings, stop: threading.Event | None = None) -> int:
+    """Serves the bus until SIGTERM/SIGINT (or ``stop`` is set, when given); returns the exit
+    status: 0 after a clean stop, 1 when it cannot start (one ``event=error`` line says why)."""
+    stop_event = stop or threading.Event()
+    restore = _on_signals(stop_event) if stop is None else {}
+    context = zmq.Context()
+    try:
+        try:
+            proxy = Proxy(settings, context)
+        except (BindError, SettingsError, ValueError) as e:
+            log(event="error", service="bus", detail=str(e))
+            return 1
+        log(
+            event="ready",
+            service="bus",
+            pid=os.getpid(),
+            xsub=proxy.xsub_endpoint,
+            xpub=proxy.xpub_endpoint,
+        )
+        proxy.serve(stop_event.is_set)
+        c = proxy.counters
+        log(event="stopped", service="bus", messages_in=c.messages_in, messages_out=c.messages_out)
+        return 0
+    finally:
+        context.destroy()
+        for signum, handler in restore.items():
+            signal.signal(signum, handler)
+
+
+def _on_signals(stop: threading.Event) -> dict[int, object]:
+    """SIGTERM and SIGINT set ``stop`` (main thread only); returns the handlers replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    return previous
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.bus", description="The SpeedData bus proxy (XSUB/XPUB)."
+    )
+    parser.add_argument("--config", help="settings file (default: SPEEDDATA_CONFIG)")
+    parser.add_argument("--xsub", help="endpoint publishers connect to (bus.xsub)")
+    parser.add_argument("--xpub", help="endpoint subscribers connect to (bus.xpub)")
+    parser.add_argument("--cache-beats", type=int, help="missed beats that expire a cache entry")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(config_file=args.config)
+        overrides = {"xsub": args.xsub, "xpub": args.xpub, "cache_beats": args.cache_beats}
+        settings = settings.override(bus={k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as e:
+        log(event="error", service="bus", detail=str(e))
+        return 1
+    return run(settings)

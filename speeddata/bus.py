@@ -1,0 +1,288 @@
+"""Publishing and subscribing on the SpeedData bus (the ZeroMQ proxy of ``services.bus``).
+
+>>> with Publisher("mytool", "probe") as pub:          # connects to settings.bus.xsub
+...     pub.publish("relay.status.example", {...})       # source, seq, time filled in
+>>> for event in subscribe(["relay.status", "bus"]):    # connects to settings.bus.xpub
+...     print(event.topic, event.fields)
+
+The bus is lossy by contract: a publisher never blocks and counts what it drops; a subscriber
+drops exact repeats of (source, seq), which the proxy's last-value cache produces on purpose
+when another subscriber joins. ZeroMQ reconnects both to a restarted proxy by itself, and a
+subscriber's subscriptions make the proxy replay its cache on every (re)connection.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import zmq
+
+from speeddata.config import Settings, SettingsError, load_settings
+from speeddata.events import EventError, decode, encode
+
+RECONNECT_IVL_MS = 100
+RECONNECT_IVL_MAX_MS = 2000
+HEARTBEAT_IVL_MS = 1000
+HEARTBEAT_TIMEOUT_MS = 3000
+SEEN_WINDOW = 4096
+"""Sequence numbers remembered per source for duplicate detection."""
+SEEN_SOURCES = 4096
+"""Sources remembered for duplicate detection (least recently seen forgotten first)."""
+
+
+class BusTimeout(TimeoutError):
+    """No event arrived in time (is the bus running, is anyone publishing?)."""
+
+
+def bus_options(settings: Settings) -> tuple[int, int]:
+    """``(hwm, linger_ms)`` of ``settings.bus``, checked; :class:`SettingsError` says what is
+    wrong."""
+    hwm, linger = settings.bus.hwm, settings.bus.linger_ms
+    if not isinstance(hwm, int) or hwm < 0:
+        raise SettingsError(f"bus.hwm must be a whole number >= 0, not {hwm!r}")
+    if not isinstance(linger, int) or not 0 <= linger <= 1000:
+        raise SettingsError(f"bus.linger_ms must be a whole number 0..1000, not {linger!r}")
+    return hwm, linger
+
+
+def configure_socket(sock: zmq.Socket, settings: Settings) -> None:
+    """High-water marks and linger from the settings; reconnection with a capped back-off and
+    ZMTP heartbeats, so a dead peer is noticed and a restarted proxy is rejoined."""
+    hwm, linger = bus_options(settings)
+    sock.setsockopt(zmq.SNDHWM, hwm)
+    sock.setsockopt(zmq.RCVHWM, hwm)
+    sock.setsockopt(zmq.LINGER, linger)
+    sock.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+    sock.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+    sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+
+
+def make_source(service: str, subject: str) -> str:
+    """``<service>/<subject>/<pid>-<start ns>``: names this process instance in its events."""
+    for what, value in (("service", service), ("subject", subject)):
+        if not value or "/" in value or any(c.isspace() for c in value):
+            raise ValueError(f"{what} {value!r}: must be non-empty, without '/' or spaces")
+    return f"{service}/{subject}/{os.getpid()}-{time.time_ns()}"
+
+
+class Publisher:
+    """Publishes events to the proxy's XSUB endpoint. Never blocks: an event the bus cannot
+    take now is dropped and counted in :attr:`dropped`. Not thread-safe (one per thread)."""
+
+    def __init__(
+        self,
+        service: str,
+        subject: str,
+        settings: Settings | None = None,
+        endpoint: str | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
+        settings = settings or load_settings()
+        self.endpoint: str = endpoint or settings.bus.xsub
+        self.source = make_source(service, subject)
+        self.seq = 0
+        self.sent = 0
+        self.dropped = 0
+        self._sock = (context or zmq.Context.instance()).socket(zmq.PUB)
+        configure_socket(self._sock, settings)
+        # With NODROP a full queue refuses the message (EAGAIN) instead of dropping it
+        # silently, so the drop can be counted.
+        self._sock.setsockopt(zmq.XPUB_NODROP, 1)
+        self._sock.connect(self.endpoint)
+
+    def publish(self, topic: str, fields: Mapping[str, Any]) -> bool:
+        """Encodes and sends one event; ``source`` and ``seq`` are filled in, ``time`` too
+        unless given. True when sent; False when dropped. :class:`EventError` when the topic
+        is not listed or the fields do not fit its schema (nothing sent, no seq used)."""
+        taken = {"source", "seq"} & set(fields)
+        if taken:
+            raise EventError(f"{sorted(taken)} are set by the Publisher")
+        event = {"time": time.time_ns(), **fields, "source": self.source, "seq": self.seq + 1}
+        payload = encode(topic, event)
+        self.seq += 1
+        return self.send(topic, payload)
+
+    def send(self, topic: str, payload: bytes) -> bool:
+        """Sends an already encoded event as is; True when sent, False when dropped."""
+        try:
+            self._sock.send_multipart([topic.encode(), payload], zmq.NOBLOCK)
+        except zmq.Again:
+            self.dropped += 1
+            return False
+        self.sent += 1
+        return True
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One decoded bus event: its topic, its schema's name and its fields."""
+
+    topic: str
+    name: str
+    fields: dict[str, Any]
+
+    @property
+    def source(self) -> str:
+        return str(self.fields["source"])
+
+    @property
+    def seq(self) -> int:
+        return int(self.fields["seq"])
+
+
+def topic_filters(topics: str | Iterable[str]) -> tuple[str, ...]:
+    """Normalized whole-segment filters: ``"relay.status."`` -> ``"relay.status"``; ``""``
+    matches every topic. ValueError for an empty segment (``"a..b"``) or spaces."""
+    items = [topics] if isinstance(topics, str) else list(topics)
+    if not items:
+        raise ValueError("no topics to subscribe to")
+    out = []
+    for item in items:
+        f = item.removesuffix(".")
+        if f and (any(not seg for seg in f.split(".")) or any(c.isspace() for c in f)):
+            raise ValueError(f"topic filter {item!r}: empty segment or space")
+        out.append(f)
+    return ("",) if "" in out else tuple(dict.fromkeys(out))
+
+
+def topic_matches(topic: str, filters: Iterable[str]) -> bool:
+    """True when some filter equals the topic or names its leading whole segments."""
+    return any(not f or topic == f or topic.startswith(f + ".") for f in filters)
+
+
+class _SeenEvents:
+    """Remembers recent (source, seq) pairs so exact repeats can be dropped."""
+
+    def __init__(self, window: int = SEEN_WINDOW, sources: int = SEEN_SOURCES) -> None:
+        self._window = window
+        self._max_sources = sources
+        self._sources: OrderedDict[str, set[int]] = OrderedDict()
+
+    def first_time(self, source: str, seq: int) -> bool:
+        seqs = self._sources.get(source)
+        if seqs is None:
+            seqs = self._sources[source] = set()
+            if len(self._sources) > self._max_sources:
+                self._sources.popitem(last=False)
+        self._sources.move_to_end(source)
+        if seq in seqs:
+            return False
+        seqs.add(seq)
+        if len(seqs) > 2 * self._window:
+            newest = sorted(seqs)[-self._window :]
+            seqs.clear()
+            seqs.update(newest)
+        return True
+
+
+class Subscriber:
+    """Receives events from the proxy's XPUB endpoint: whole-segment topic matches only,
+    decoded, without duplicates. Counters: ``received``, ``duplicates``, ``undecodable``."""
+
+    def __init__(
+        self,
+        topics: str | Iterable[str] = "",
+        settings: Settings | None = None,
+        endpoint: str | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
+        settings = settings or load_settings()
+        self.endpoint: str = endpoint or settings.bus.xpub
+        self.filters = topic_filters(topics)
+        self.received = 0
+        self.duplicates = 0
+        self.undecodable = 0
+        self._seen = _SeenEvents()
+        self._sock = (context or zmq.Context.instance()).socket(zmq.SUB)
+        configure_socket(self._sock, settings)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        for f in self.filters:
+            self._sock.setsockopt(zmq.SUBSCRIBE, f.encode())
+        self._sock.connect(self.endpoint)
+
+    def recv(self, timeout: float | None = None) -> Event | None:
+        """The next new matching event; None when none came within ``timeout`` seconds
+        (``None``: wait forever)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._sock.poll(None if left is None else int(left * 1000) + 1):
+                return None
+            event = self._accept(self._sock.recv_multipart(zmq.NOBLOCK))
+            if event is not None:
+                return event
+
+    def _accept(self, frames: list[bytes]) -> Event | None:
+        try:
+            topic_bytes, payload = frames
+            topic = topic_bytes.decode()
+        except (ValueError, UnicodeDecodeError):
+            self.undecodable += 1
+            return None
+        if not topic_matches(topic, self.filters):
+            return None
+        try:
+            name, fields = decode(payload)
+        except EventError:
+            self.undecodable += 1
+            return None
+        if not self._seen.first_time(fields["source"], fields["seq"]):
+            self.duplicates += 1
+            return None
+        self.received += 1
+        return Event(topic, name, fields)
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            event = self.recv()
+            if event is not None:
+                yield event
+
+    def close(self) -> None:
+        self._sock.close(linger=0)
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def subscribe(
+    topics: str | Iterable[str] = "",
+    settings: Settings | None = None,
+    endpoint: str | None = None,
+    timeout: float | None = None,
+) -> Iterator[Event]:
+    """Yields the events of ``topics`` (whole dot-separated segments: ``data.example`` never
+    yields ``data.example_2``; ``relay.status`` yields ``relay.status.<any channel>``).
+    Raises :class:`BusTimeout` when ``timeout`` seconds pass without one (None: never)."""
+    with Subscriber(topics, settings, endpoint) as sub:
+        while True:
+            event = sub.recv(timeout)
+            if event is None:
+                raise BusTimeout(
+                    f"no event on {', '.join(sub.filters) or 'any topic'} from {sub.endpoint} "
+                    f"within {timeout} s (is the bus running?)"
+                )
+            yield event
