@@ -173,19 +173,21 @@ static void on_datagram(relay *r, int64_t mono, const zr_datagram *d)
         on_record(r, mono, d->rx_ns, d->data + r->recs[i].off, r->recs[i].len);
 }
 
-/* Reads what the socket holds (a bounded number of batches, so the timer keeps its turn). */
-static void drain_udp(relay *r)
+/* Reads what the socket holds, a bounded number of batches so the timer keeps its turn.
+ * Returns 1 when more may be waiting. */
+static int drain_udp(relay *r)
 {
     for (int b = 0; b < BATCHES_PER_POLL; b++) {
         size_t n = zr_udp_recv(r->udp, r->batch, &r->stats);
         if (n == 0)
-            return;
+            return 0;
         int64_t mono = now_ns(CLOCK_MONOTONIC);
         for (size_t i = 0; i < n; i++)
             on_datagram(r, mono, &r->batch[i]);
         if (n < ZR_UDP_BATCH)
-            return;
+            return 0;
     }
+    return 1;
 }
 
 /* ---- timer work ---- */
@@ -366,8 +368,12 @@ static void run(relay *r)
     for (;;) {
         if (poll(p, 3, -1) < 0)
             continue; /* EINTR: nothing else can fail with valid descriptors */
-        if (p[2].revents & POLLIN)
+        if (p[2].revents & POLLIN) {
+            /* What was sent before the signal is archived too (bounded under a flood). */
+            for (int i = 0; i < 64 && drain_udp(r); i++)
+                ;
             return;
+        }
         if (p[0].revents & POLLIN)
             drain_udp(r);
         if (p[1].revents & POLLIN)

@@ -1,0 +1,112 @@
+"""The real relay archives what devices send: both encodings, several records per datagram,
+every record with its receive time, in files that three Avro implementations read alike."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from speeddata import archive
+from speeddata.channels import fingerprint
+from speeddata.schema import archive_schema
+from tests.relaytools import (
+    PROBE_SCHEMA,
+    assert_three_readers_agree,
+    encode_apache,
+    encode_fastavro,
+    events,
+    probe_record,
+    single_object,
+    start_relay,
+)
+
+
+def _without_rx(records):
+    return [{k: v for k, v in r.items() if k != "rx_time"} for r in records]
+
+
+def _sent_datagrams(schema):
+    """(datagrams, records in order): every encoding and packing the wire protocol allows."""
+    recs = [probe_record(i) for i in range(60)]
+    grams = []
+    grams += [encode_fastavro(schema, r) for r in recs[0:10]]  # bare, fastavro
+    grams += [encode_apache(schema, r) for r in recs[10:20]]  # bare, Apache avro
+    grams += [single_object(schema, encode_fastavro(schema, r)) for r in recs[20:30]]
+    grams.append(b"".join(encode_apache(schema, r) for r in recs[30:37]))  # 7 bare in one
+    grams.append(b"".join(single_object(schema, encode_apache(schema, r)) for r in recs[37:45]))
+    grams += [
+        b"".join(encode_fastavro(schema, r) for r in recs[i : i + 5]) for i in range(45, 60, 5)
+    ]
+    return grams, recs
+
+
+def test_every_encoding_arrives_identical_in_order_with_rx_time(relay_binary, procs, tmp_path):
+    relay = start_relay(procs, relay_binary, tmp_path / "data")
+    grams, recs = _sent_datagrams(PROBE_SCHEMA)
+    t0 = time.time_ns()
+    relay.send(grams)
+    live = relay.wait_archived(len(recs))
+    t1 = time.time_ns()
+
+    assert _without_rx(live) == recs
+    assert all(t0 <= r["rx_time"] <= t1 for r in live), "rx_time outside the test's window"
+    assert [r["rx_time"] for r in live] == sorted(r["rx_time"] for r in live)
+
+    stopped = relay.stop()
+    assert stopped["received"] == str(len(grams))
+    assert stopped["records"] == stopped["archived"] == str(len(recs))
+    assert stopped["rejected"] == "0"
+    assert relay.archived() == live, "closing the file changed its records"
+
+
+def test_closed_files_read_alike_by_fastavro_apache_avro_and_avrocat(
+    relay_binary, procs, tmp_path
+):
+    relay = start_relay(procs, relay_binary, tmp_path / "data")
+    grams, recs = _sent_datagrams(PROBE_SCHEMA)
+    relay.send(grams)
+    relay.wait_archived(len(recs))
+    relay.stop()
+
+    files = relay.files()
+    assert files, "no archive file"
+    read = [r for p in files for r in assert_three_readers_agree(p)]
+    assert _without_rx(read) == recs
+    assert list(read[0])[0] == "rx_time", "rx_time is not the first field"
+
+
+def test_header_holds_the_archive_schema_text_and_metadata(relay_binary, procs, tmp_path):
+    relay = start_relay(procs, relay_binary, tmp_path / "data")
+    relay.send([encode_fastavro(PROBE_SCHEMA, probe_record(1))])
+    relay.wait_archived(1)
+    relay.stop()
+
+    [path] = relay.files()
+    with archive.open_archive(path) as f:
+        header = f.header
+    assert json.loads(header.schema_text) == archive_schema(PROBE_SCHEMA)
+    assert header.schema["fields"][0]["name"] == "rx_time"
+    assert header.schema["fields"][0]["type"] == {"type": "long", "logicalType": "timestamp-nanos"}
+    assert header.channel == "probe"
+    assert header.time_field == "time"
+    assert header.time_unit == "ns"
+    assert header.fingerprint == fingerprint(PROBE_SCHEMA)
+    assert header.codec == "null"
+    name = archive.parse_archive_name(path.name)
+    assert name is not None and name.channel == "probe"
+
+
+def test_sigterm_writes_the_pending_block_and_exits_0(relay_binary, procs, tmp_path):
+    # A flush interval far beyond the test: only closing can write the block.
+    relay = start_relay(procs, relay_binary, tmp_path / "data", flush_ms=60000)
+    recs = [probe_record(i) for i in range(10)]
+    relay.send(encode_fastavro(PROBE_SCHEMA, r) for r in recs)
+    time.sleep(0.3)
+    assert relay.archived() == [], "a block was written before its interval or SIGTERM"
+
+    stopped = relay.stop()
+    assert stopped["archived"] == "10"
+    assert _without_rx(relay.archived()) == recs
+    closed = [Path(e["path"]).name for e in events(relay.proc, "file_closed")]
+    assert closed == [p.name for p in relay.files()]

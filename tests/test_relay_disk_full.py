@@ -1,0 +1,106 @@
+"""A full disk is a runtime fault: the relay keeps receiving, counts what it could not archive,
+says so, and archives again once there is space — its closed files whole all the while."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.procs import wait_until
+from tests.relaytools import (
+    PROBE_SCHEMA,
+    assert_three_readers_agree,
+    encode_fastavro,
+    events,
+    probe_record,
+    start_relay,
+)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs mounted for the test (needs root and the mount permission)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (root and mount permission needed): "
+                    f"{done.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(path: Path) -> None:
+    """Writes `path` until the file system has no space left."""
+    chunk = b"\0" * 65536
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+    with open(path, "ab", buffering=0) as f:  # the last partial chunk's worth, byte-exact
+        try:
+            while True:
+                f.write(b"\0" * 512)
+        except OSError:
+            pass
+
+
+def _grams(start: int, count: int) -> list[bytes]:
+    return [encode_fastavro(PROBE_SCHEMA, probe_record(i)) for i in range(start, start + count)]
+
+
+def test_full_disk_counts_unarchived_and_resumes_when_space_is_freed(
+    small_disk, relay_binary, procs
+):
+    relay = start_relay(procs, relay_binary, small_disk / "data")
+    relay.send(_grams(0, 100))
+    relay.wait_archived(100)
+
+    dummy = small_disk / "dummy"
+    _fill(dummy)
+    sent = 100
+    relay.send(_grams(sent, 400))
+    sent += 400
+    fault = relay.proc.wait_line(lambda s: s.startswith("event=archive_fault"))
+    assert 'reason="disk full"' in fault or "reason=disk" in fault, fault
+
+    # still receiving while it cannot write
+    relay.send(_grams(sent, 100))
+    sent += 100
+    dummy.unlink()
+
+    first_after = sent
+
+    def archiving_again() -> bool:
+        nonlocal sent
+        relay.send(_grams(sent, 10))
+        sent += 10
+        return any(r["counter"] >= first_after for r in relay.archived())
+
+    wait_until(archiving_again, interval=0.2, what="archiving after space was freed")
+    relay.proc.wait_line(lambda s: s.startswith("event=archive_resumed"))
+    stopped = relay.stop()
+
+    assert stopped["received"] == str(sent), "datagrams were not drained while the disk was full"
+    assert stopped["records"] == str(sent)
+    assert int(stopped["unarchived"]) > 0
+    assert int(stopped["archived"]) + int(stopped["unarchived"]) == sent
+    assert events(relay.proc, "archive_fault") and events(relay.proc, "archive_resumed")
+
+    counters = []
+    for p in relay.files():
+        counters += [r["counter"] for r in assert_three_readers_agree(p)]
+    assert len(counters) == int(stopped["archived"])
+    assert counters == sorted(set(counters)), "duplicated or reordered records"
+    assert counters[:100] == list(range(100)), "records archived before the fault were lost"
+    assert counters[-1] == sent - 1

@@ -1,0 +1,217 @@
+"""The relay's command line, readiness line and start-up faults: a relay that cannot start
+says why in one line and exits non-zero; once ready it only stops on a signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.procs import parse_logfmt, wait_until
+from tests.relaytools import (
+    PROBE_SCHEMA,
+    encode_fastavro,
+    probe_record,
+    relay_argv,
+    run_to_exit,
+    start_relay,
+    write_schema,
+)
+
+
+def _one_fatal_line(result: subprocess.CompletedProcess[str], code: int | None = None) -> str:
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, f"expected one line, got: {result.stderr!r}"
+    assert result.returncode != 0 if code is None else result.returncode == code
+    assert not lines[0].startswith("event=ready")
+    assert parse_logfmt(lines[0]).get("event") == "fatal", lines[0]
+    return lines[0]
+
+
+def test_ready_line_shows_the_bound_port_and_endpoints(relay_binary, procs, tmp_path):
+    data = tmp_path / "data"
+    relay = start_relay(
+        procs, relay_binary, data, "--mcast-full=239.255.7.1:36001", "--mcast-dec=239.255.7.2:37001"
+    )
+    ready = relay.proc.ready
+    assert ready["service"] == "relay"
+    assert ready["pid"] == str(relay.proc.pid)
+    assert ready["channel"] == "probe"
+    host, port = ready["udp"].rsplit(":", 1)
+    assert host == "127.0.0.1" and 0 < int(port) < 65536
+    assert (ready["mcast_full"], ready["mcast_dec"]) == ("239.255.7.1:36001", "239.255.7.2:37001")
+    assert ready["data_dir"] == str(data)
+    assert (data / "run" / "probe.lock").read_text().strip() == str(relay.proc.pid)
+    assert relay.stop()["received"] == "0"
+
+
+def test_ready_line_without_multicast_shows_dashes(relay_binary, procs, tmp_path):
+    relay = start_relay(procs, relay_binary, tmp_path / "data")
+    assert (relay.proc.ready["mcast_full"], relay.proc.ready["mcast_dec"]) == ("-", "-")
+
+
+def test_every_contract_flag_is_accepted(relay_binary, procs, tmp_path):
+    relay = start_relay(
+        procs,
+        relay_binary,
+        tmp_path / "data",
+        "--mcast-full=239.255.7.1:36001",
+        "--mcast-dec=239.255.7.2:37001",
+        "--mcast-if=127.0.0.1",
+        "--mcast-ttl=0",
+        "--decimate=10",
+        "--algorithm=average",
+        "--rotate-seconds=30",
+        "--rotate-bytes=1000000",
+        "--time-unit=ms",
+        "--bus=tcp://127.0.0.1:1",
+        "--rcvbuf=1048576",
+        "--quarantine-bytes=4096",
+        "--die-with-parent",
+    )
+    relay.send([encode_fastavro(PROBE_SCHEMA, probe_record(1))])
+    relay.wait_archived(1)
+    assert relay.stop()["archived"] == "1"
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--name=Bad"],
+        ["--name=1abc"],
+        ["--name=" + "a" * 64],
+        ["--port=65536"],
+        ["--port=abc"],
+        ["--port=-1"],
+        ["--fingerprint=xyz"],
+        ["--fingerprint=8f5c393f1ad5757"],
+        ["--algorithm=median"],
+        ["--time-unit=h"],
+        ["--mcast-full=10.0.0.1:36000"],
+        ["--mcast-dec=239.1.1.2"],
+        ["--mcast-dec=239.1.1.2:0"],
+        ["--mcast-if=localhost"],
+        ["--mcast-ttl=256"],
+        ["--decimate=0"],
+        ["--rotate-seconds=0"],
+        ["--rotate-bytes=x"],
+        ["--flush-ms=0"],
+        ["--rcvbuf=12"],
+        ["--bind=not-an-address"],
+        ["--bus=nowhere"],
+        ["--no-such-flag"],
+        ["stray-argument"],
+        ["--time-field"],
+    ],
+)
+def test_bad_flags_give_one_line_and_exit_2(relay_binary, tmp_path, flags):
+    schema = write_schema(tmp_path, PROBE_SCHEMA)
+    result = run_to_exit(relay_argv(relay_binary, schema, tmp_path / "data") + flags)
+    _one_fatal_line(result, 2)
+
+
+@pytest.mark.parametrize("missing", ["--name", "--port", "--schema", "--data-dir"])
+def test_missing_required_flag_gives_one_line_and_exit_2(relay_binary, tmp_path, missing):
+    schema = write_schema(tmp_path, PROBE_SCHEMA)
+    argv = [a for a in relay_argv(relay_binary, schema, tmp_path / "data") if a.split("=")[0] != missing]
+    line = _one_fatal_line(run_to_exit(argv), 2)
+    assert missing in line
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,  # no such file
+        "{not json",
+        '"long"',  # not a record
+        '{"type": "record", "name": "r", "fields": [{"name": "rx_time", "type": "long"}]}',
+        '{"type": "record", "name": "r", "fields": [{"name": "a", "type": "no_such_type"}]}',
+    ],
+)
+def test_unusable_schema_gives_one_line_and_exits_non_zero(relay_binary, tmp_path, text):
+    path = tmp_path / "schema.avsc"
+    if text is not None:
+        path.write_text(text)
+    _one_fatal_line(run_to_exit(relay_argv(relay_binary, path, tmp_path / "data")))
+
+
+def test_time_field_missing_from_the_schema_is_a_start_up_fault(relay_binary, tmp_path):
+    schema = write_schema(tmp_path, PROBE_SCHEMA)
+    argv = relay_argv(relay_binary, schema, tmp_path / "data") + ["--time-field=nope"]
+    _one_fatal_line(run_to_exit(argv))
+
+
+def test_busy_udp_port_gives_one_line_and_exits_non_zero(relay_binary, tmp_path):
+    schema = write_schema(tmp_path, PROBE_SCHEMA)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        result = run_to_exit(relay_argv(relay_binary, schema, tmp_path / "data", port=port))
+    line = _one_fatal_line(result)
+    assert str(port) in line
+
+
+def test_second_relay_for_the_same_channel_and_data_dir_refuses(relay_binary, procs, tmp_path):
+    data = tmp_path / "data"
+    first = start_relay(procs, relay_binary, data)
+    schema = write_schema(tmp_path, PROBE_SCHEMA)
+    line = _one_fatal_line(run_to_exit(relay_argv(relay_binary, schema, data)))
+    assert "lock" in line and str(first.proc.pid) in line
+
+    # the first one is untouched and still archives
+    first.send([encode_fastavro(PROBE_SCHEMA, probe_record(5))])
+    assert [r["counter"] for r in first.wait_archived(1)] == [5]
+    # the same channel in another data dir, or another channel in this one, may run
+    start_relay(procs, relay_binary, tmp_path / "other")
+    start_relay(procs, relay_binary, data, channel="probe2")
+
+
+def test_sigint_stops_like_sigterm(relay_binary, procs, tmp_path):
+    relay = start_relay(procs, relay_binary, tmp_path / "data")
+    relay.send([encode_fastavro(PROBE_SCHEMA, probe_record(2))])
+    relay.wait_archived(1)
+    relay.proc.popen.send_signal(signal.SIGINT)
+    assert relay.proc.popen.wait(15) == 0
+    assert any(line.startswith("event=stopped") for line in relay.proc.lines)
+
+
+_PARENT = """
+import subprocess, sys, time
+log = open(sys.argv[1], "w")
+child = subprocess.Popen(sys.argv[2:], stderr=log, stdin=subprocess.DEVNULL)
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def _state(pid: int) -> str:
+    """The process state letter from /proc ('Z' zombie), or '' once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return ""
+
+
+def test_die_with_parent_exits_when_the_parent_dies(relay_binary, tmp_path):
+    schema = write_schema(tmp_path, PROBE_SCHEMA)
+    log = tmp_path / "relay.log"
+    argv = relay_argv(relay_binary, schema, tmp_path / "data") + ["--die-with-parent"]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, str(log), *argv], stdout=subprocess.PIPE, text=True
+    )
+    relay_pid = int(parent.stdout.readline())
+    try:
+        wait_until(lambda: "event=ready" in log.read_text(), what="the relay's ready line")
+        parent.kill()
+        parent.wait(5)
+        wait_until(lambda: _state(relay_pid) in ("", "Z"), what="the relay to exit")
+    finally:
+        if _state(relay_pid) not in ("", "Z"):
+            os.kill(relay_pid, signal.SIGKILL)
+        parent.stdout.close()
+    assert "event=stopped" in log.read_text(), "the relay did not stop cleanly"
