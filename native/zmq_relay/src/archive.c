@@ -492,8 +492,9 @@ void zr_archive_append(zr_archive *a, int64_t mono_ns, int64_t rx_ns, int64_t de
     memcpy(a->block + a->block_len, rec, len);
     a->block_len += len;
     a->block_count++;
-    /* Write now if the file reaches its rotation size with this block. */
-    if (a->info.bytes + a->block_len + ZR_BLOCK_PREFIX_MAX + ZR_SYNC_LEN >= a->rotate_bytes)
+    /* Write now if the file reaches its rotation size with this block (its prefix is
+     * 2 bytes at least), so files close at rotate_bytes or just above. */
+    if (a->info.bytes + 2 + a->block_len + ZR_SYNC_LEN >= a->rotate_bytes)
         write_block(a, mono_ns);
 }
 
