@@ -497,7 +497,7 @@ static int load(ctx *c, zr_schema *s, const char *path, const char *time_field,
                 const char *time_unit)
 {
     json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!j && json_error_code(&je) == json_error_cannot_open_file)
         return fail(c, "cannot read the file: %s", je.text), -1;
     if (!j)
