@@ -20,9 +20,13 @@
 
 #include "zr_args.h"
 #include "zr_schema.h"
+#include "zr_varint.h"
 
 #define ZR_DEC_MAX_RECORD 65536 /* largest input record (a UDP datagram's payload) */
 #define ZR_DEC_MAX_OUT 2        /* most records one push produces (minmax) */
+/* Largest output record of a schema with nfields top-level fields: an aggregated value may
+ * take more bytes than the value it replaces (a null becomes a branch and a 10-byte long). */
+#define ZR_DEC_MAX_OUTPUT(nfields) (ZR_DEC_MAX_RECORD + (size_t)(nfields) * 2 * ZR_VARINT_MAX)
 
 /* One decimated record and the rx_time of the input record it takes its other fields from.
  * `rec` stays valid until the next zr_decimate_push (downsample: it is the input record). */

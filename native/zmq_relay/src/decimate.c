@@ -87,7 +87,7 @@ int zr_decimate_create(zr_decimator **out, const zr_schema *s, zr_algorithm algo
         return fail(err, errlen, "decimation must be at least 1");
     zr_decimator *d = calloc(1, sizeof *d);
     size_t nf = s->nfields ? s->nfields : 1;
-    size_t outcap = ZR_DEC_MAX_RECORD + nf * (2 * ZR_VARINT_MAX);
+    size_t outcap = ZR_DEC_MAX_OUTPUT(nf);
     if (d) {
         d->plan = calloc(nf, sizeof *d->plan);
         d->accs = calloc(nf, sizeof *d->accs);

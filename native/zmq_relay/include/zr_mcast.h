@@ -1,0 +1,54 @@
+/* UDP multicast sender of one group (the full-rate or the decimated stream). Datagrams are
+ * queued and sent in sendmmsg batches with MSG_DONTWAIT: sending never blocks. A datagram that
+ * cannot be sent is counted in stats->mcast_errors; a socket that cannot be set up (e.g. the
+ * interface address is not local) is a runtime fault too: its datagrams are counted as errors
+ * and the set-up is retried about once a second. */
+#ifndef ZR_MCAST_H
+#define ZR_MCAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <netinet/in.h>
+
+#include "zr_args.h"
+#include "zr_stats.h"
+
+#define ZR_MCAST_BATCH 64                /* datagrams per sendmmsg */
+
+typedef struct zr_mcast zr_mcast;
+
+/* Sender to `dest` on interface `iface` with multicast TTL `ttl` and loopback delivery on.
+ * Each datagram sent increments *sent (stats->forwarded or stats->decimated). `copy_bytes` is
+ * the room for datagrams queued by copy (0: zr_mcast_queue_copy is not used). Returns -1 only
+ * when allocation fails. */
+int zr_mcast_create(zr_mcast **out, const zr_endpoint *dest, struct in_addr iface, int ttl,
+                    size_t copy_bytes, uint64_t *sent, zr_stats *stats);
+
+/* Queues a datagram by reference: buf must stay valid until the next zr_mcast_flush. */
+void zr_mcast_queue(zr_mcast *m, const uint8_t *buf, size_t len);
+
+/* Queues a copy of the datagram (len <= copy_bytes). */
+void zr_mcast_queue_copy(zr_mcast *m, const uint8_t *buf, size_t len);
+
+/* Sends what is queued (one sendmmsg per ZR_MCAST_BATCH datagrams). */
+void zr_mcast_flush(zr_mcast *m);
+
+/* Timer work: retries a failed socket set-up about once a second. */
+void zr_mcast_tick(zr_mcast *m, int64_t mono_ns);
+
+/* errno of the last failure (set-up or send), 0 when none yet. */
+int zr_mcast_last_errno(const zr_mcast *m);
+
+/* Datagrams of this sender not sent so far. */
+uint64_t zr_mcast_errors(const zr_mcast *m);
+
+/* 1 while the socket could not be set up. */
+int zr_mcast_broken(const zr_mcast *m);
+
+/* The destination as "GROUP:PORT". */
+const char *zr_mcast_dest(const zr_mcast *m);
+
+void zr_mcast_destroy(zr_mcast *m);
+
+#endif

@@ -1,0 +1,165 @@
+/* UDP multicast sender: queue, then sendmmsg with MSG_DONTWAIT. See zr_mcast.h. */
+#include "zr_mcast.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RETRY_NS 1000000000LL           /* set-up retry period */
+
+struct zr_mcast {
+    int fd;                             /* -1 while the socket could not be set up */
+    int last_errno;
+    struct sockaddr_in dest;
+    struct in_addr iface;
+    int ttl;
+    char dest_text[32];
+    uint64_t *sent;
+    zr_stats *stats;
+    int64_t next_retry;
+    uint64_t errors;                    /* datagrams not sent (also in stats->mcast_errors) */
+    size_t n;                           /* datagrams queued */
+    struct mmsghdr msgs[ZR_MCAST_BATCH];
+    struct iovec iov[ZR_MCAST_BATCH];
+    uint8_t *copy;                      /* room for copied datagrams */
+    size_t copy_cap, copy_used;
+};
+
+/* Opens and configures the socket; on failure keeps fd = -1 and remembers errno. */
+static void setup(zr_mcast *m)
+{
+    unsigned char ttl = (unsigned char)m->ttl, loop = 1;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 &&
+        (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m->iface, sizeof m->iface) ||
+         setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl) ||
+         setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop))) {
+        m->last_errno = errno;
+        close(fd);
+        return;
+    }
+    if (fd < 0)
+        m->last_errno = errno;
+    m->fd = fd;
+}
+
+int zr_mcast_create(zr_mcast **out, const zr_endpoint *dest, struct in_addr iface, int ttl,
+                    size_t copy_bytes, uint64_t *sent, zr_stats *stats)
+{
+    zr_mcast *m = calloc(1, sizeof *m);
+    if (!m)
+        return -1;
+    m->copy_cap = copy_bytes;
+    m->copy = copy_bytes ? malloc(copy_bytes) : NULL;
+    if (copy_bytes && !m->copy) {
+        free(m);
+        return -1;
+    }
+    m->fd = -1;
+    m->dest = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(dest->port),
+                                   .sin_addr = dest->group};
+    m->iface = iface;
+    m->ttl = ttl;
+    snprintf(m->dest_text, sizeof m->dest_text, "%s", dest->text);
+    m->sent = sent;
+    m->stats = stats;
+    for (size_t i = 0; i < ZR_MCAST_BATCH; i++) {
+        m->msgs[i].msg_hdr = (struct msghdr){.msg_name = &m->dest, .msg_namelen = sizeof m->dest,
+                                             .msg_iov = &m->iov[i], .msg_iovlen = 1};
+    }
+    setup(m);
+    *out = m;
+    return 0;
+}
+
+static void count_errors(zr_mcast *m, size_t n, int err)
+{
+    m->errors += n;
+    m->stats->mcast_errors += n;
+    m->last_errno = err;
+}
+
+void zr_mcast_flush(zr_mcast *m)
+{
+    size_t i = 0;
+    if (m->fd < 0 && m->n) {
+        count_errors(m, m->n, m->last_errno);
+        i = m->n;
+    }
+    while (i < m->n) {
+        int r = sendmmsg(m->fd, m->msgs + i, (unsigned)(m->n - i), MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {                   /* the rest of the batch is lost, counted */
+            count_errors(m, m->n - i, r < 0 ? errno : EAGAIN);
+            break;
+        }
+        *m->sent += (uint64_t)r;
+        i += (size_t)r;
+    }
+    m->n = 0;
+    m->copy_used = 0;
+}
+
+void zr_mcast_queue(zr_mcast *m, const uint8_t *buf, size_t len)
+{
+    if (m->n == ZR_MCAST_BATCH)
+        zr_mcast_flush(m);
+    m->iov[m->n++] = (struct iovec){.iov_base = (void *)buf, .iov_len = len};
+}
+
+void zr_mcast_queue_copy(zr_mcast *m, const uint8_t *buf, size_t len)
+{
+    if (len > m->copy_cap) {
+        count_errors(m, 1, EMSGSIZE);
+        return;
+    }
+    if (m->n == ZR_MCAST_BATCH || m->copy_cap - m->copy_used < len)
+        zr_mcast_flush(m);
+    uint8_t *dst = m->copy + m->copy_used;
+    memcpy(dst, buf, len);
+    m->copy_used += len;
+    m->iov[m->n++] = (struct iovec){.iov_base = dst, .iov_len = len};
+}
+
+void zr_mcast_tick(zr_mcast *m, int64_t mono_ns)
+{
+    if (m->fd >= 0 || mono_ns < m->next_retry)
+        return;
+    m->next_retry = mono_ns + RETRY_NS;
+    setup(m);
+}
+
+int zr_mcast_last_errno(const zr_mcast *m)
+{
+    return m->last_errno;
+}
+
+uint64_t zr_mcast_errors(const zr_mcast *m)
+{
+    return m->errors;
+}
+
+int zr_mcast_broken(const zr_mcast *m)
+{
+    return m->fd < 0;
+}
+
+const char *zr_mcast_dest(const zr_mcast *m)
+{
+    return m->dest_text;
+}
+
+void zr_mcast_destroy(zr_mcast *m)
+{
+    if (!m)
+        return;
+    zr_mcast_flush(m);
+    if (m->fd >= 0)
+        close(m->fd);
+    free(m->copy);
+    free(m);
+}
