@@ -466,17 +466,17 @@ void zr_archive_append(zr_archive *a, int64_t mono_ns, int64_t rx_ns, int64_t de
                        const uint8_t *rec, size_t len)
 {
     size_t need = ZR_VARINT_MAX + len;
-    if (rotation_due(a, mono_ns)) {
-        write_block(a, mono_ns);
-        close_file(a);
-    }
-    if (!a->broken && a->block_len + need > a->block_cap)
-        write_block(a, mono_ns);
     if (need > a->block_cap) {   /* cannot happen for UDP: the block holds 128 KiB at least */
         a->st->unarchived++;
         report(a, "write", EMSGSIZE, NULL, "record larger than the archive block buffer", 0);
         return;
     }
+    if (rotation_due(a, mono_ns)) {
+        write_block(a, mono_ns);
+        close_file(a);
+    }
+    if (a->block_len + need > a->block_cap)
+        write_block(a, mono_ns);
     if (a->broken || (a->fd < 0 && open_file(a, mono_ns) != 0)) {
         a->st->unarchived++;
         return;
