@@ -1,0 +1,78 @@
+"""`python -m bench [--quick] [--out FILE]`: runs the relay benchmark and writes the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from bench import machine, tools
+from bench.receivers import ALL, Load
+from bench.report import CaseResult, Context, render
+from bench.summary import figures
+from bench.sweep import Case, sweep
+from speeddata.config import load_settings
+
+K = 1000
+FULL = (
+    Case("single", "~100-byte records, one per datagram", Load(1),
+         (25 * K, 50 * K, 100 * K, 150 * K, 175 * K, 200 * K, 225 * K, 250 * K, 275 * K, 300 * K),
+         100 * K),
+    Case("batch8", "8 records per datagram (784 bytes)", Load(8),
+         (50 * K, 100 * K, 125 * K, 150 * K, 175 * K, 200 * K, 225 * K, 250 * K, 275 * K, 300 * K),
+         100 * K),
+    Case("jumbo", "8 KB datagrams (83 records, 8134 bytes)", Load(83),
+         (10 * K, 20 * K, 30 * K, 40 * K, 50 * K, 60 * K, 70 * K),
+         10 * K),
+)  # fmt: skip
+QUICK = (
+    Case("single", FULL[0].title, Load(1), (50 * K, 150 * K), 50 * K),
+    Case("batch8", FULL[1].title, Load(8), (50 * K, 125 * K), 50 * K),
+    Case("jumbo", FULL[2].title, Load(83), (10 * K,), 10 * K),
+)
+QUICK_OUT = tools.BUILD / "benchmarks-quick.md"
+FULL_OUT = tools.ROOT / "docs" / "benchmarks.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="smoke run: 2 rates, 1 repeat, 0.5 s runs")
+    p.add_argument("--out", type=Path, help=f"report file (default {FULL_OUT}; quick: {QUICK_OUT})")
+    p.add_argument("--repeats", type=int, help="runs per rate and receiver (default 3; quick 1)")
+    p.add_argument("--ms", type=int, help="duration of one run in ms (default 2000; quick 500)")
+    args = p.parse_args(argv)
+    cases = QUICK if args.quick else FULL
+    repeats = args.repeats or (1 if args.quick else 3)
+    ms = args.ms or (500 if args.quick else 2000)
+    if repeats < 1 or ms < 100:
+        p.error("--repeats must be >= 1 and --ms >= 100")
+    out = args.out or (QUICK_OUT if args.quick else FULL_OUT)
+    try:
+        tools.build()
+    except tools.BenchError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
+    rcvbuf = int(load_settings().relay.rcvbuf)
+    ctx = Context(
+        command="make bench" if not args.quick else "python -m bench --quick",
+        date=time.strftime("%Y-%m-%d %H:%M %Z"),
+        machine=machine.describe(),
+        repeats=repeats,
+        ms=ms,
+        rcvbuf=rcvbuf,
+        kinds=ALL,
+    )
+    results = []
+    for case in cases:
+        runs = sweep(case, ALL, repeats, rcvbuf, ms)
+        figs = {k.key: figures(case, k.key, runs, repeats, case.ref_rate) for k in ALL}
+        results.append(CaseResult(case, runs, figs))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(ctx, results))
+    print(f"bench: wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
