@@ -41,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help=f"report file (default {FULL_OUT}; quick: {QUICK_OUT})")
     p.add_argument("--repeats", type=int, help="runs per rate and receiver (default 3; quick 1)")
     p.add_argument("--ms", type=int, help="duration of one run in ms (default 2000; quick 500)")
+    p.add_argument("--relay", type=Path, help=f"relay binary (default {tools.RELAY})")
+    p.add_argument("--case", action="append", choices=[c.key for c in FULL], help="only these")
     args = p.parse_args(argv)
-    cases = QUICK if args.quick else FULL
+    cases = [c for c in (QUICK if args.quick else FULL) if not args.case or c.key in args.case]
     repeats = args.repeats or (1 if args.quick else 3)
     ms = args.ms or (500 if args.quick else 2000)
     if repeats < 1 or ms < 100:
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     except tools.BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
+    if args.relay:
+        tools.RELAY = args.relay.resolve()
     rcvbuf = int(load_settings().relay.rcvbuf)
     ctx = Context(
         command="make bench" if not args.quick else "python -m bench --quick",
@@ -63,11 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         rcvbuf=rcvbuf,
         kinds=ALL,
     )
+    load_before, t0 = machine.load_average(), time.monotonic()
     results = []
     for case in cases:
         runs = sweep(case, ALL, repeats, rcvbuf, ms)
         figs = {k.key: figures(case, k.key, runs, repeats, case.ref_rate) for k in ALL}
         results.append(CaseResult(case, runs, figs))
+    ctx.machine.append(f"load average before: {load_before}, after: {machine.load_average()}")
+    ctx.machine.append(f"duration of the whole run: {(time.monotonic() - t0) / 60:.1f} min")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(ctx, results))
     print(f"bench: wrote {out}", file=sys.stderr)

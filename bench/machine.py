@@ -36,3 +36,8 @@ def describe() -> list[str]:
         f"net.core.rmem_max: {_sysctl('net.core.rmem_max')}, "
         f"net.core.rmem_default: {_sysctl('net.core.rmem_default')}",
     ]
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages (other work on the machine adds noise)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])

@@ -66,7 +66,10 @@ def _method(ctx: Context) -> list[str]:
         f" `rcvbuf={ctx.rcvbuf}`; `zmq_relay` with archive, full-rate and decimated multicast"
         " (decimate 10, mean) and bus events. The copy relay and the relay have one C `recvmmsg`"
         " multicast listener joined to their full-rate group; sink, copy relay, listener and"
-        f" relay ask for the relay's receive buffer ({ctx.rcvbuf} bytes, `relay.rcvbuf`).",
+        f" relay ask for the relay's receive buffer ({ctx.rcvbuf} bytes, `relay.rcvbuf`) with"
+        " SO_RCVBUFFORCE. socat can only ask with `rcvbuf=` (SO_RCVBUF, which the kernel caps at"
+        " 2 x net.core.rmem_max; socat 1.7.4 ignores `setsockopt-int` on UDP-RECV), so it gets"
+        " what the table's 'receive buffer granted' row shows; the bench changes no sysctl.",
         "- Loss: after the blaster stops, the bench waits until every socket queue is empty, stops"
         " the receiver (SIGTERM) and counts each output: datagrams received (the relay's last"
         " `relay.status`), lines in the file (copy relay, socat), records in the archive (read"
