@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import fastavro
 
@@ -76,7 +76,8 @@ class Header:
         return self.metadata.get("speeddata.fingerprint")
 
 
-class Block(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Block:
     """One complete block: bytes ``[offset, end)`` including its sync marker, ``count``
     records whose (possibly compressed) data is ``[data_offset, data_offset + data_size)``."""
 
@@ -144,7 +145,9 @@ class ArchiveFile:
         self._check_range(start, end)
         text = json.dumps(_strip_logical_types(self.header.schema)) if raw else None
         stream = _Spliced(_encode_header(self.header, text), self._fd, start, end)
-        return fastavro.reader(io.BufferedReader(stream, _READ_CHUNK))  # type: ignore[no-any-return]
+        return cast(
+            Iterator[dict[str, Any]], fastavro.reader(io.BufferedReader(stream, _READ_CHUNK))
+        )
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -21,9 +21,10 @@ TIME_UNITS = ("s", "ms", "us", "ns")
 RX_TIME_FIELD: dict[str, Any] = {
     "name": "rx_time",
     "type": {"type": "long", "logicalType": "timestamp-nanos"},
-    "doc": "Kernel receive time of the datagram, nanoseconds since the Unix epoch (CLOCK_REALTIME)",
+    "doc": "Kernel receive time of the datagram (CLOCK_REALTIME), ns since the Unix epoch",
 }
-"""The field the relay puts first in every archived record."""
+"""The field the relay puts first in every archived record (as native/zmq_relay/src/schema.c
+writes it)."""
 
 _LOGICAL_UNITS = {"timestamp-millis": "ms", "timestamp-micros": "us", "timestamp-nanos": "ns"}
 

@@ -69,7 +69,8 @@ class Sender:
         self._prefix = (
             b"" if encoding == "bare" else SINGLE_OBJECT_MAGIC + fingerprint_bytes(self.schema)
         )
-        family, _, _, _, self._address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        self._address: tuple[Any, ...] = address
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self._pending = bytearray()
         self._buffer = io.BytesIO()
