@@ -475,6 +475,31 @@ static void test_no_fingerprint(void)
     check(run(schema("empty"), NULL, buf, len, &n) == ZR_REJ_TRAILING, "header of empty record");
 }
 
+/* A bad byte, a surrogate or a two-byte character at (nearly) every position of a 24-byte
+ * string, so that each lands in each lane of the eight-byte ASCII fast path. */
+static void test_utf8_positions(void)
+{
+    uint8_t buf[32];
+    size_t n;
+    for (size_t pos = 0; pos < 24; pos++) {
+        buf[0] = 48; /* length 24 */
+        memset(buf + 1, 'a', 24);
+        buf[1 + pos] = 0xff;
+        int r = run(schema("string"), NULL, buf, 25, &n);
+        check(r == ZR_REJ_UTF8, "0xff at %zu: %s", pos, zr_reject_name(r));
+        if (pos >= 22)
+            continue;
+        memcpy(buf + 1 + pos, "\xed\xa0\x80", 3); /* a surrogate */
+        r = run(schema("string"), NULL, buf, 25, &n);
+        check(r == ZR_REJ_UTF8, "surrogate at %zu: %s", pos, zr_reject_name(r));
+        memset(buf + 1, 'a', 24);
+        buf[1 + pos] = 0xc3;
+        buf[2 + pos] = 0xa9;
+        r = run(schema("string"), NULL, buf, 25, &n);
+        check(r == ZR_OK, "e-acute at %zu: %s", pos, zr_reject_name(r));
+    }
+}
+
 /* Every cut of a valid record is truncated, bare and single-object encoded; a cut inside the
  * next record's header is trailing bytes. */
 static void test_truncations(const char *name, const char *hex)
@@ -821,6 +846,7 @@ int main(void)
     load_schemas();
     test_cases();
     test_no_fingerprint();
+    test_utf8_positions();
     test_truncations("example", EX);
     test_truncations("all", ALL);
     test_truncations("nested", "02 02 61 01 04");
