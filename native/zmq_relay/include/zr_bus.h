@@ -30,8 +30,9 @@ int zr_bus_create(zr_bus **out, const char *endpoint, zr_stats *stats, char *err
 void zr_bus_send(zr_bus *b, const char *topic, const uint8_t *head, size_t head_len,
                  const uint8_t *body, size_t body_len);
 
-/* Timer work: reads the connection monitor and the subscriptions the bus sent. */
-void zr_bus_poll(zr_bus *b);
+/* Timer work: reads the connection monitor and the subscriptions the bus sent. Returns 1
+ * when a new subscription arrived (the bus (re)joined: time to repeat the current state). */
+int zr_bus_poll(zr_bus *b);
 
 /* Why events could not go out since the previous call ("bus unreachable", "bus queue full"),
  * or NULL when all went well and the bus is connected. Resets the interval. */

@@ -47,7 +47,8 @@ void zr_outputs_record(zr_outputs *o, int64_t mono_ns, int64_t rx_ns, const uint
 void zr_outputs_batch_end(zr_outputs *o, int64_t mono_ns);
 
 /* Timer work: flushes the data batch, retries multicast set-up, reads the bus monitor,
- * publishes relay.status every ZR_STATUS_NS. */
+ * publishes relay.status every ZR_STATUS_NS, and at once when the bus (re)subscribes (so a
+ * restarted bus learns the relay's state without waiting for the next beat). */
 void zr_outputs_tick(zr_outputs *o, int64_t mono_ns);
 
 /* Archive hooks: relay.file.<channel> (opened = 1 or 0) and relay.error.<channel>. */

@@ -56,13 +56,14 @@ static int read_monitor(zr_bus *b, int flags)
     return 1;
 }
 
-/* Drains the subscription messages the bus sent (XPUB delivers them to the application). */
+/* Drains the (un)subscription messages the bus sent (XPUB hands them to the application);
+ * returns 1 when one was a subscription (first byte 1). */
 static int read_subscriptions(zr_bus *b)
 {
     char buf[256];
     int got = 0;
-    while (zmq_recv(b->pub, buf, sizeof buf, ZMQ_DONTWAIT) >= 0)
-        got = 1;
+    for (int n; (n = zmq_recv(b->pub, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0;)
+        got |= n > 0 && buf[0] == 1;
     return got;
 }
 
@@ -154,11 +155,11 @@ void zr_bus_send(zr_bus *b, const char *topic, const uint8_t *head, size_t head_
     }
 }
 
-void zr_bus_poll(zr_bus *b)
+int zr_bus_poll(zr_bus *b)
 {
     while (read_monitor(b, ZMQ_DONTWAIT))
         ;
-    read_subscriptions(b);
+    return read_subscriptions(b);
 }
 
 const char *zr_bus_take_fault(zr_bus *b)

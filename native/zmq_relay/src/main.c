@@ -21,6 +21,7 @@
 #include "zr_archive.h"
 #include "zr_args.h"
 #include "zr_lock.h"
+#include "zr_outputs.h"
 #include "zr_quarantine.h"
 #include "zr_schema.h"
 #include "zr_stats.h"
@@ -42,6 +43,7 @@ typedef struct relay {
     zr_udp *udp;
     zr_archive *archive;
     zr_quarantine *quarantine;
+    zr_outputs *outputs;       /* multicast, decimation, bus events */
     int lock_fd, timer_fd, signal_fd;
     zr_span *recs;             /* MAX_RECS: the records of the datagram at hand */
     zr_span *fields;           /* schema.nfields: the fields of the record at hand */
@@ -112,6 +114,7 @@ static void on_file_opened(void *ctx, const zr_file_info *f)
     relay *r = ctx;
     char p[1100];
     logline("event=file_opened channel=%s path=%s", r->cfg.name, lv(p, sizeof p, f->path));
+    zr_outputs_file(r->outputs, 1, f);
 }
 
 static void on_file_closed(void *ctx, const zr_file_info *f)
@@ -121,6 +124,7 @@ static void on_file_closed(void *ctx, const zr_file_info *f)
     logline("event=file_closed channel=%s path=%s records=%llu bytes=%llu", r->cfg.name,
             lv(p, sizeof p, f->path), (unsigned long long)f->records,
             (unsigned long long)f->bytes);
+    zr_outputs_file(r->outputs, 0, f);
 }
 
 static void on_archive_error(void *ctx, const char *what, int err, const char *path,
@@ -136,6 +140,7 @@ static void on_archive_error(void *ctx, const char *what, int err, const char *p
             r->cfg.name, what, lv(e, sizeof e, err ? strerror(err) : "-"),
             lv(p, sizeof p, path ? path : "-"), lv(d, sizeof d, detail ? detail : "-"),
             (long long)bytes);
+    zr_outputs_error(r->outputs, what, err, path, detail, bytes);
 }
 
 /* ---- the hot path ---- */
@@ -154,6 +159,7 @@ static int64_t device_time(relay *r, const uint8_t *rec)
 static void on_record(relay *r, int64_t mono, int64_t rx_ns, const uint8_t *rec, size_t len)
 {
     zr_archive_append(r->archive, mono, rx_ns, device_time(r, rec), rec, len);
+    zr_outputs_record(r->outputs, mono, rx_ns, rec, len);
 }
 
 static void on_datagram(relay *r, int64_t mono, const zr_datagram *d)
@@ -169,6 +175,7 @@ static void on_datagram(relay *r, int64_t mono, const zr_datagram *d)
         return;
     }
     r->stats.records += n;
+    zr_outputs_datagram(r->outputs, d->data, d->len);
     for (size_t i = 0; i < n; i++)
         on_record(r, mono, d->rx_ns, d->data + r->recs[i].off, r->recs[i].len);
 }
@@ -184,6 +191,7 @@ static int drain_udp(relay *r)
         int64_t mono = now_ns(CLOCK_MONOTONIC);
         for (size_t i = 0; i < n; i++)
             on_datagram(r, mono, &r->batch[i]);
+        zr_outputs_batch_end(r->outputs, mono); /* before the buffers are reused */
         if (n < ZR_UDP_BATCH)
             return 0;
     }
@@ -225,6 +233,7 @@ static void on_tick(relay *r)
         return; /* spurious wake-up */
     int64_t mono = now_ns(CLOCK_MONOTONIC);
     zr_archive_tick(r->archive, mono);
+    zr_outputs_tick(r->outputs, mono);
     report_archive_state(r);
     if (mono >= r->next_quarantine_flush) {
         flush_quarantine(r);
@@ -292,6 +301,7 @@ static void open_archive(relay *r)
                               .file_closed = on_file_closed, .error = on_archive_error};
     if (zr_archive_create(&r->archive, &ac, &hooks, &r->stats, err, sizeof err))
         fatal(1, err);
+    zr_outputs_set_archive(r->outputs, r->archive);
     if (zr_quarantine_create(&r->quarantine, r->cfg.data_dir, r->cfg.name,
                              r->cfg.quarantine_bytes, &r->stats))
         fatal(1, "cannot set up the quarantine (out of memory)");
@@ -312,6 +322,8 @@ static void start(relay *r)
     r->fields = calloc(r->schema.nfields + 1, sizeof *r->fields);
     if (!r->recs || !r->fields)
         fatal(1, "out of memory");
+    if (zr_outputs_create(&r->outputs, &r->cfg, &r->schema, &r->stats, err, sizeof err))
+        fatal(1, err);
     open_archive(r);
     setup_timer(r);
 }
@@ -385,7 +397,9 @@ static void stop(relay *r)
 {
     zr_archive_close(r->archive);
     flush_quarantine(r);
+    zr_outputs_close(r->outputs, now_ns(CLOCK_MONOTONIC));
     print_stopped(r);
+    zr_outputs_destroy(r->outputs);
     zr_archive_destroy(r->archive);
     zr_quarantine_destroy(r->quarantine);
     zr_udp_close(r->udp);

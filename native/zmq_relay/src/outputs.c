@@ -271,11 +271,12 @@ void zr_outputs_tick(zr_outputs *o, int64_t mono_ns)
         zr_mcast_tick(o->full, mono_ns);
     if (o->dec)
         zr_mcast_tick(o->dec, mono_ns);
+    int rejoined = 0;
     if (o->bus) {
-        zr_bus_poll(o->bus);
+        rejoined = zr_bus_poll(o->bus);
         flush_data(o);
     }
-    if (mono_ns >= o->next_status) {
+    if (mono_ns >= o->next_status || rejoined) {
         publish_status(o, mono_ns, 0);
         o->next_status = mono_ns + ZR_STATUS_NS;
     }
