@@ -197,7 +197,9 @@ def encode(name_or_topic: str, fields: dict[str, Any]) -> bytes:
     try:
         validate(fields, s.parsed, raise_errors=True)
     except ValidationError as e:
-        raise EventError(f"{s.name}: fields do not fit the schema: {'; '.join(e.errors)}") from None
+        raise EventError(
+            f"{s.name}: fields do not fit the schema: {'; '.join(map(str, e.errors))}"
+        ) from None
     out = io.BytesIO()
     out.write(MAGIC + s.fingerprint)
     schemaless_writer(out, s.parsed, fields)

@@ -79,8 +79,8 @@ class Proxy:
                 self._subscriptions()
             now = time.monotonic()
             if now >= next_status:
-                self.cache.expire(now)
                 self._publish_status(now)
+                self.cache.expire(now)
                 next_status = max(next_status + STATUS_INTERVAL_S, now)
 
     def close(self) -> None:
