@@ -6,13 +6,17 @@ import argparse
 import os
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
 
 import zmq
 
 from services.bus.proxy import BindError, Proxy
 from speeddata.config import Settings, SettingsError, load_settings
 from speeddata.logfmt import log
+
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 def run(settings: Settings, stop: threading.Event | None = None) -> int:
@@ -44,11 +48,11 @@ def run(settings: Settings, stop: threading.Event | None = None) -> int:
             signal.signal(signum, handler)
 
 
-def _on_signals(stop: threading.Event) -> dict[int, object]:
+def _on_signals(stop: threading.Event) -> dict[int, _Handler]:
     """SIGTERM and SIGINT set ``stop`` (main thread only); returns the handlers replaced."""
     if threading.current_thread() is not threading.main_thread():
         return {}
-    previous = {}
+    previous: dict[int, _Handler] = {}
     for signum in (signal.SIGTERM, signal.SIGINT):
         previous[signum] = signal.signal(signum, lambda *_: stop.set())
     return previous
