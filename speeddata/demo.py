@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 Record = dict[str, Any]
 
@@ -85,3 +87,48 @@ def demo_records(channel: str, seed: int | None = None) -> Iterator[Record]:
             f"no demo signals for channel {channel!r} (demo channels: {', '.join(GENERATORS)})"
         ) from None
     return make(random.Random(seed))
+
+
+class RecordSink(Protocol):
+    """What the demo sends through: a :class:`speeddata.sender.Sender`."""
+
+    def send_many(self, records: Iterable[Record]) -> Any: ...
+
+    def flush(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class DemoFeed:
+    """One channel being fed: its record stream and its sender."""
+
+    channel: str
+    records: Iterator[Record]
+    sink: RecordSink
+
+
+MAX_BURST = 1024
+"""Most records per channel sent in one go (when catching up, or at full speed)."""
+
+
+def send_demo(
+    feeds: list[DemoFeed], rate: float, count: int, batch: int, stop: threading.Event
+) -> int:
+    """Sends records to every feed, ``rate`` per second each (0: as fast as possible), until
+    ``count`` per feed were sent (0: no limit) or ``stop`` is set. ``batch`` records share a
+    datagram (as many as fit). Returns the records sent per feed."""
+    sent, start = 0, time.monotonic()
+    while not stop.is_set() and (count == 0 or sent < count):
+        due = MAX_BURST if rate == 0 else int((time.monotonic() - start) * rate) + 1 - sent
+        n = min(due, MAX_BURST, count - sent if count else MAX_BURST)
+        if n <= 0:
+            stop.wait(min(0.05, (sent + 1) / rate - (time.monotonic() - start)))
+            continue
+        for feed in feeds:
+            records = [next(feed.records) for _ in range(n)]
+            for i in range(0, n, batch):
+                feed.sink.send_many(records[i : i + batch])
+                feed.sink.flush()
+        sent += n
+    return sent

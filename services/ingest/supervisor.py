@@ -166,7 +166,7 @@ def _bus_publisher(settings: Settings, publish: Publish | None) -> Iterator[Publ
     if publish is not None:
         yield publish
         return
-    publisher = Publisher(settings, service="ingest", subject="supervisor")
+    publisher = Publisher("ingest", "supervisor", settings)
     try:
         yield publisher.publish
     finally:

@@ -1,0 +1,73 @@
+"""The rows and the table of ``sdctl status``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+COLUMNS = (
+    ("channel", "CHANNEL"),
+    ("relay", "RELAY"),
+    ("restarts", "RESTARTS"),
+    ("state", "STATE"),
+    ("rate", "REC/S"),
+    ("records", "RECORDS"),
+    ("archived", "ARCHIVED"),
+    ("kernel_drops", "DROPS"),
+    ("rejected", "REJECTS"),
+    ("unarchived", "UNARCHIVED"),
+    ("file", "FILE"),
+)
+
+
+def status_rows(channels: list[str], latest: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per channel (configured ones first, then any other the bus knows), from the
+    latest ``relay.status.<channel>`` and ``ingest.relay.<channel>`` events by topic."""
+    heard = sorted(
+        {t.rsplit(".", 1)[1] for t in latest if t.startswith(("relay.status.", "ingest.relay."))}
+    )
+    names = channels + [n for n in heard if n not in channels]
+    return [
+        _row(n, latest.get(f"relay.status.{n}"), latest.get(f"ingest.relay.{n}")) for n in names
+    ]
+
+
+def _row(name: str, relay: dict[str, Any] | None, ingest: dict[str, Any] | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"channel": name, "relay": "-", "restarts": None, "state": "no status"}
+    if ingest is not None:
+        row["relay"] = ingest["action"]
+        row["restarts"] = ingest["restarts"]
+        if ingest["action"] != "started" and ingest.get("detail"):
+            row["relay_detail"] = ingest["detail"]
+    if relay is not None:
+        state = relay["state"]
+        row.update(
+            state=f"{state} ({relay['reason']})" if relay.get("reason") else state,
+            rate=round(float(relay["record_rate"]), 1),
+            records=relay["records"],
+            archived=relay["archived"],
+            kernel_drops=relay["kernel_drops"],
+            rejected=sum(relay["rejected"].values()),
+            unarchived=relay["unarchived"],
+            file=relay["current_file"],
+        )
+    return row
+
+
+def status_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as an aligned text table (file names without their directory)."""
+    cells = [[title for _, title in COLUMNS]]
+    for row in rows:
+        cells.append([_cell(key, row.get(key)) for key, _ in COLUMNS])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+    )
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if key == "file":
+        return Path(value).name
+    return str(value)

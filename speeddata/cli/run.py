@@ -1,0 +1,165 @@
+"""``sdctl up`` (every service in the foreground) and ``sdctl serve SERVICE`` (one)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from speeddata.catalog import Channel, ChannelError, configured_channels
+from speeddata.channels import multicast_endpoints
+from speeddata.cli._children import Child
+from speeddata.cli._common import CliError, ConfigOption, DataDirOption, settings_from
+from speeddata.config import Settings
+from speeddata.demo import GENERATORS
+from speeddata.logfmt import LineForwarder, format_line
+
+SERVICES = {"bus": "services.bus", "ingest": "services.ingest"}
+"""Services by name, in start order: each module has ``run(settings)`` and ``__main__``."""
+
+READY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 8.0
+
+
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Run one service in the foreground until Ctrl-C or SIGTERM."""
+    if service not in SERVICES:
+        raise CliError(f"unknown service {service!r} (services: {', '.join(SERVICES)})")
+    settings = settings_from(config, data_dir)
+    code = importlib.import_module(SERVICES[service]).run(settings)
+    raise typer.Exit(code or 0)
+
+
+def up(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also feed the demo channels (example, temperature).")
+    ] = False,
+    rate: Annotated[
+        float, typer.Option(min=0.1, help="Records per second and demo channel, with --demo.")
+    ] = 10.0,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Run SpeedData in the foreground: the bus, the ingest supervisor with a relay per channel
+    and, with --demo, demo senders. Says what runs where; Ctrl-C stops everything."""
+    settings = settings_from(config, data_dir)
+    try:
+        channels = configured_channels(settings)
+    except ChannelError as e:
+        raise CliError(str(e)) from None
+    if demo:
+        _check_demo_channels(channels)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    logs = LineForwarder()
+    children: list[Child] = []
+    try:
+        env = _child_env(settings)
+        for name, module in SERVICES.items():
+            children.append(Child(name, [sys.executable, "-m", module], env, logs))
+            children[-1].wait_ready(READY_TIMEOUT_S)
+        if demo:
+            argv = [sys.executable, "-m", "speeddata", "send", "demo", "--rate", str(rate)]
+            children.append(Child("demo", argv, env, logs))
+            children[-1].wait_ready(READY_TIMEOUT_S)
+        logs.emit(
+            format_line(
+                event="ready",
+                service="sdctl",
+                pid=os.getpid(),
+                xsub=settings.bus.xsub,
+                xpub=settings.bus.xpub,
+                channels=len(channels),
+            )
+        )
+        print(_summary(settings, channels, children, demo, rate), flush=True)
+        failed = _watch(children, stop)
+    finally:
+        for child in reversed(children):
+            child.stop(STOP_TIMEOUT_S)
+        logs.close()
+    if failed is not None:
+        raise CliError(
+            f"{failed.name} exited with status {failed.popen.returncode}; stopped everything"
+        )
+
+
+def _watch(children: list[Child], stop: threading.Event) -> Child | None:
+    """Waits for Ctrl-C/SIGTERM (None) or a child that exits by itself (returned)."""
+    while not stop.wait(0.2):
+        for child in children:
+            if child.popen.poll() is not None:
+                return child
+    return None
+
+
+def _check_demo_channels(channels: list[Channel]) -> None:
+    names = {c.name for c in channels}
+    missing = [n for n in GENERATORS if n not in names]
+    if missing:
+        raise CliError(f"--demo needs the channel(s) {', '.join(missing)} in the configuration")
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    """The environment of the children: ours, with the chosen config file and data dir."""
+    env = dict(os.environ)
+    env["SPEEDDATA_CONFIG"] = str(settings.config_file)
+    env["SPEEDDATA_DATA_DIR"] = str(settings.data_dir)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _summary(
+    settings: Settings, channels: list[Channel], children: list[Child], demo: bool, rate: float
+) -> str:
+    pids = {c.name: c.pid for c in children}
+    bind = settings.relay.bind
+    lines = [
+        "SpeedData is running. Ctrl-C stops everything.",
+        f"  bus      pid {pids['bus']}: publishers connect to {settings.bus.xsub},"
+        f" subscribers to {settings.bus.xpub}",
+        f"  ingest   pid {pids['ingest']}: one relay per channel, archive in "
+        f"{Path(settings.data_dir) / 'archive'}",
+    ]
+    for channel in channels:
+        full, dec = multicast_endpoints(channel.port, settings)
+        lines.append(
+            f"    {channel.name:<12} udp {bind}:{channel.port}   multicast full {full},"
+            f" decimated {dec}"
+        )
+    if demo:
+        lines.append(
+            f"  demo     pid {pids['demo']}: {', '.join(GENERATORS)} at {rate:g} records/s"
+        )
+    sdctl = _sdctl_command()
+    first = channels[0].name if channels else "CHANNEL"
+    lines += [
+        "In another terminal, try:",
+        f"  {sdctl} status                 # rate, drops, rejects, files of every channel",
+        f"  {sdctl} tail {first:<17} # live records",
+        f"  {sdctl} events --topic relay     # bus events as JSON lines",
+    ]
+    return "\n".join(lines)
+
+
+def _sdctl_command() -> str:
+    """How to type sdctl here: the venv's script when it is not on PATH."""
+    script = Path(sys.executable).parent / "sdctl"
+    on_path = any(Path(d, "sdctl") == script for d in os.environ.get("PATH", "").split(":") if d)
+    if on_path or not script.exists():
+        return "sdctl"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)

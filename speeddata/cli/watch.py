@@ -1,0 +1,176 @@
+"""``sdctl events``, ``sdctl tail`` and ``sdctl status``: what the bus says, for people."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from typing import Annotated, Any
+
+import fastavro
+import typer
+
+from speeddata.bus import Event
+from speeddata.catalog import Channel, ChannelError, configured_channels, find_channel
+from speeddata.channels import fingerprint
+from speeddata.cli._bus import bus_events
+from speeddata.cli._common import (
+    CliError,
+    ConfigOption,
+    CountOption,
+    DataDirOption,
+    TimeoutOption,
+    settings_from,
+)
+from speeddata.cli._table import status_rows, status_table
+
+
+def events(
+    topic: Annotated[
+        list[str],
+        typer.Option(
+            "--topic",
+            "-t",
+            help="Topic prefix of whole dot-separated segments (repeatable): relay.status, "
+            "data.example, ingest. Default: every topic.",
+        ),
+    ] = [""],  # noqa: B006 (typer reads the default, never mutates it)
+    count: CountOption = 0,
+    timeout: TimeoutOption = 0.0,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print bus events as JSON lines: {"topic", "event" (its type), then its fields}.
+
+    Timestamps are integers (ns since the Unix epoch); bytes fields, such as the records of
+    data.<channel>, are hex strings."""
+    settings = settings_from(config, data_dir)
+    printed = 0
+    for event in bus_events(settings, topic, timeout):
+        if event is None:
+            continue
+        _print_json({"topic": event.topic, "event": event.name, **event.fields})
+        printed += 1
+        if count and printed >= count:
+            return
+
+
+def tail(
+    channel: Annotated[str, typer.Argument(help="Channel name.")],
+    signals: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated signals to print (default: all); rx_time always."),
+    ] = None,
+    count: CountOption = 0,
+    timeout: TimeoutOption = 0.0,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print a channel's live (decimated) records as JSON lines, from data.<channel>.
+
+    rx_time is the receive time in ns since the Unix epoch."""
+    settings = settings_from(config, data_dir)
+    try:
+        target = find_channel(settings, channel)
+    except ChannelError as e:
+        raise CliError(str(e)) from None
+    decoder = _RecordDecoder(target, signals)
+    printed = 0
+    for event in bus_events(settings, f"data.{channel}", timeout):
+        if event is None:
+            continue
+        for record in decoder.records(event):
+            _print_json(record)
+            printed += 1
+            if count and printed >= count:
+                return
+
+
+def status(
+    wait: Annotated[
+        float, typer.Option(min=0, help="Seconds to listen after the bus answered.")
+    ] = 1.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per channel instead of a table.")
+    ] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show every channel's state: relay state, restarts, rate, kernel drops, rejects,
+    unarchived records, current archive file. From the bus's last-value cache; exits after
+    --wait seconds."""
+    settings = settings_from(config, data_dir)
+    try:
+        names = [c.name for c in configured_channels(settings)]
+    except ChannelError as e:
+        raise CliError(str(e)) from None
+    latest: dict[str, dict[str, Any]] = {}
+    for event in bus_events(settings, ["relay.status", "ingest.relay"], timeout=wait):
+        if event is not None:
+            latest[event.topic] = event.fields
+    rows = status_rows(names, latest)
+    if as_json:
+        for row in rows:
+            _print_json(row)
+    else:
+        print(status_table(rows))
+
+
+class _RecordDecoder:
+    """Decodes the archive-schema records of ``data.<channel>`` batches."""
+
+    def __init__(self, channel: Channel, signals: str | None) -> None:
+        schema = _without_logical_types(channel.archive_schema)
+        self._parsed = fastavro.parse_schema(schema)
+        self._channel = channel.name
+        self._fingerprint = fingerprint(channel.schema)
+        names = [f["name"] for f in schema["fields"]]
+        self._keep: list[str] | None = None
+        if signals:
+            self._keep = ["rx_time", *(s.strip() for s in signals.split(",") if s.strip())]
+            unknown = [s for s in self._keep if s not in names]
+            if unknown:
+                raise CliError(
+                    f"channel {channel.name} has no signal {unknown[0]!r} "
+                    f"(signals: {', '.join(names[1:])})"
+                )
+
+    def records(self, event: Event) -> list[dict[str, Any]]:
+        if event.fields["fingerprint"] != self._fingerprint:
+            raise CliError(
+                f"data.{self._channel} carries schema {event.fields['fingerprint']}, the "
+                f"configuration has {self._fingerprint}: was the schema changed?"
+            )
+        buf = io.BytesIO(event.fields["records"])
+        out = []
+        try:
+            for _ in range(event.fields["count"]):
+                record = fastavro.schemaless_reader(buf, self._parsed, None)
+                assert isinstance(record, dict)
+                out.append({k: record[k] for k in self._keep} if self._keep else record)
+        except (EOFError, ValueError, UnicodeDecodeError) as e:
+            raise CliError(
+                f"data.{self._channel} records do not match the channel's schema ({e}); "
+                "was the schema changed?"
+            ) from None
+        return out
+
+
+def _without_logical_types(schema: Any) -> Any:
+    """Timestamps decode as integers of ns (fastavro would make datetimes of some)."""
+    if isinstance(schema, dict):
+        return {k: _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [_without_logical_types(s) for s in schema]
+    return schema
+
+
+def _print_json(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, default=_jsonable, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    raise TypeError(f"cannot print {type(value).__name__} as JSON")
