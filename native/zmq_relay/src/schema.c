@@ -21,6 +21,7 @@ typedef struct named {
 /* Everything zr_schema_load allocates, released by zr_schema_free. */
 typedef struct owned {
     json_t *json;
+    json_t *index; /* full name -> position in names */
     zr_node **nodes;
     size_t nnodes, capnodes;
     named *names;
@@ -137,11 +138,8 @@ static const char *duplicate(const char **names, size_t n)
 
 static named *find(owned *o, const char *fullname)
 {
-    for (size_t i = 0; i < o->nnames; i++) {
-        if (!strcmp(o->names[i].fullname, fullname))
-            return &o->names[i];
-    }
-    return NULL;
+    json_t *at = json_object_get(o->index, fullname);
+    return at ? &o->names[json_integer_value(at)] : NULL;
 }
 
 static char *join(const char *ns, const char *name)
@@ -192,7 +190,8 @@ static named *declare(ctx *c, json_t *j, const char *ns, zr_node *node)
     }
     char *dot = full ? strrchr(full, '.') : NULL;
     char *own_ns = full ? strndup(full, dot ? (size_t)(dot - full) : 0) : NULL;
-    if (!full || !own_ns || grow((void **)&o->names, &o->capnames, o->nnames, sizeof *o->names)) {
+    if (!full || !own_ns || grow((void **)&o->names, &o->capnames, o->nnames, sizeof *o->names) ||
+        json_object_set_new(o->index, full, json_integer((json_int_t)o->nnames))) {
         free(full);
         free(own_ns);
         return fail(c, "out of memory");
@@ -524,7 +523,7 @@ int zr_schema_load(zr_schema *s, const char *path, const char *time_field, const
     s->time_unit = "ns";
     ctx c = {.o = calloc(1, sizeof(owned))};
     s->owned = c.o;
-    if (!c.o)
+    if (!c.o || !(c.o->index = json_object()))
         fail(&c, "out of memory");
     else if (!load(&c, s, path, time_field, time_unit))
         return 0;
@@ -553,6 +552,7 @@ void zr_schema_free(zr_schema *s)
         free(o->nodes);
         free(o->names);
         json_decref(o->json);
+        json_decref(o->index);
         free(o);
     }
     memset(s, 0, sizeof *s);

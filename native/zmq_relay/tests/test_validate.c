@@ -93,7 +93,8 @@ static const struct {
      "{'name':'r','type':{'type':'record','name':'inner','fields':[{'name':'x','type':'int'}]}}]}"},
     {"boolean", ONE("'boolean'")},
     {"int", ONE("'int'")},
-    {"long", ONE("{'type':'long','logicalType':'timestamp-micros'}")},
+    {"long", ONE("'long'")},
+    {"timestamp", ONE("{'type':'long','logicalType':'timestamp-micros'}")},
     {"float", ONE("'float'")},
     {"double", ONE("'double'")},
     {"bytes", ONE("'bytes'")},
@@ -228,6 +229,8 @@ static const vcase cases[] = {
     {"long", "ff ff ff ff ff ff ff ff ff", TRUNC, 0},
     {"long", "80 00", OK, 0},
     {"long", "00 " INT64_MAX_V " 00", OK, 3},
+    {"timestamp", "80 80 80 80 10", OK, 0}, /* a logical type is an annotation */
+    {"timestamp", VARINT_11, VARINT, 0},
     /* boolean */
     {"boolean", "00", OK, 0},
     {"boolean", "01", OK, 0},
