@@ -302,22 +302,31 @@ static const uint8_t *skip_long(const uint8_t *p, int64_t *out)
 
 static const uint8_t *skip(const zr_node *n, const uint8_t *p);
 
+static const uint8_t *skip_bytes(const uint8_t *p)
+{
+    int64_t len;
+    p = skip_long(p, &len);
+    return p + len;
+}
+
+/* A block with a negative count is skipped whole by its byte size. */
 static const uint8_t *skip_blocks(const zr_node *n, const uint8_t *p)
 {
-    int64_t count, size;
-    while ((p = skip_long(p, &count)), count != 0) {
+    for (;;) {
+        int64_t count;
+        p = skip_long(p, &count);
+        if (count == 0)
+            return p;
         if (count < 0) {
-            p = skip_long(p, &size);
-            p += size;
+            p = skip_bytes(p);
             continue;
         }
         for (int64_t i = 0; i < count; i++) {
             if (n->type == ZR_T_MAP)
-                p = skip_long(p, &size), p += size;
+                p = skip_bytes(p);
             p = skip(n->children[0], p);
         }
     }
-    return p;
 }
 
 static const uint8_t *skip(const zr_node *n, const uint8_t *p)
@@ -340,8 +349,7 @@ static const uint8_t *skip(const zr_node *n, const uint8_t *p)
         return skip_long(p, &x);
     case ZR_T_BYTES:
     case ZR_T_STRING:
-        p = skip_long(p, &x);
-        return p + x;
+        return skip_bytes(p);
     case ZR_T_UNION:
         p = skip_long(p, &x);
         return skip(n->children[x], p);
