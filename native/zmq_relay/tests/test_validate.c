@@ -31,13 +31,13 @@ static void check(int ok, const char *fmt, ...)
 /* ---- fixtures ------------------------------------------------------------------------------ */
 
 static char tmpdir[] = "/tmp/test_validate.XXXXXX";
+static int nfiles;
 
 /* Writes `json` (single quotes standing for double quotes) to a file; returns its path. */
 static const char *schema_file(const char *json)
 {
     static char path[256];
-    static int seq;
-    snprintf(path, sizeof path, "%s/s%d.avsc", tmpdir, seq++);
+    snprintf(path, sizeof path, "%s/s%d.avsc", tmpdir, nfiles++);
     FILE *f = fopen(path, "w");
     if (!f) {
         perror(path);
@@ -864,10 +864,12 @@ int main(void)
     test_reject_names();
     for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++)
         zr_schema_free(&loaded[i]);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    char path[256];
+    for (int i = 0; i < nfiles; i++) {
+        snprintf(path, sizeof path, "%s/s%d.avsc", tmpdir, i);
+        unlink(path);
+    }
+    rmdir(tmpdir);
     printf("test_validate: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
