@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 import zmq
 
-from speeddata.bus import Event, Publisher, Subscriber, topic_filters, topic_matches
+from speeddata.bus import (
+    BusTimeout,
+    Event,
+    Publisher,
+    Subscriber,
+    subscribe,
+    topic_filters,
+    topic_matches,
+)
 from speeddata.config import ROOT, Settings, load_settings
 from speeddata.events import assert_event_listed, encode, listing
 from tests.procs import Proc, start
@@ -333,3 +341,31 @@ def test_publisher_never_blocks_and_counts_drops(ctx: zmq.Context) -> None:
             sink.getsockopt(zmq.EVENTS)  # lets the sink attach and subscribe, reading nothing
         assert p.sent + p.dropped == p.seq
     sink.close()
+
+
+def test_cache_fills_with_no_subscriber_of_the_topic(procs: list[Proc], ctx: zmq.Context) -> None:
+    bus = start_bus(procs, beats=30)
+    settings = bus_settings(bus)
+    with (
+        Publisher("relay", "solo", settings, context=ctx) as pub,
+        Subscriber("bus.status", settings, context=ctx) as status,
+    ):
+        # Only the proxy's own subscription makes the publisher send relay.status at all.
+        pump(
+            lambda: pub.publish("relay.status.solo", relay_status("solo")),
+            status,
+            lambda seen: any(e.fields["cache_entries"] >= 2 for e in seen),
+        )
+    with Subscriber("relay.status.solo", settings, context=ctx) as late:
+        event = late.recv(TIMEOUT)
+    assert event is not None and event.fields["channel"] == "solo"
+
+
+def test_subscribe_says_when_nothing_comes(ctx: zmq.Context) -> None:
+    with ctx.socket(zmq.XPUB) as silent:
+        port = silent.bind_to_random_port("tcp://127.0.0.1")
+        events = subscribe(
+            "relay", load_settings(), endpoint=f"tcp://127.0.0.1:{port}", timeout=0.3
+        )
+        with pytest.raises(BusTimeout, match="no event on relay from tcp://127.0.0.1:"):
+            next(events)
