@@ -100,13 +100,18 @@ class Supervisor:
                 "runtime_s": 0.0,
                 **details,
             }
+            shown = {
+                k: round(v, 3) if isinstance(v, float) else v
+                for k, v in details.items()
+                if v is not None
+            }
             self._logs.emit(
                 format_line(
                     event=f"relay_{action}",
                     service="ingest",
-                    **details,
                     channel=channel.name,
                     restarts=relay.restarts,
+                    **shown,
                 )
             )
             self._publish(f"ingest.relay.{channel.name}", fields)

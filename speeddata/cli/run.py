@@ -50,8 +50,10 @@ def up(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Run SpeedData in the foreground: the bus, the ingest supervisor with a relay per channel
-    and, with --demo, demo senders. Says what runs where; Ctrl-C stops everything."""
+    """Run SpeedData in the foreground; Ctrl-C stops everything.
+
+    Starts the bus, the ingest supervisor (one relay per channel) and, with --demo, senders of
+    the demo signals; then says what runs where."""
     settings = settings_from(config, data_dir)
     try:
         channels = configured_channels(settings)

@@ -40,8 +40,9 @@ def events(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Print bus events as JSON lines: {"topic", "event" (its type), then its fields}.
+    """Print bus events as JSON lines.
 
+    Each line: {"topic", "event" (the event type), then the event's fields}.
     Timestamps are integers (ns since the Unix epoch); bytes fields, such as the records of
     data.<channel>, are hex strings."""
     settings = settings_from(config, data_dir)
@@ -66,8 +67,9 @@ def tail(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Print a channel's live (decimated) records as JSON lines, from data.<channel>.
+    """Print a channel's live records as JSON lines.
 
+    The decimated stream of the channel (data.<channel> on the bus), decoded;
     rx_time is the receive time in ns since the Unix epoch."""
     settings = settings_from(config, data_dir)
     try:
@@ -96,9 +98,11 @@ def status(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Show every channel's state: relay state, restarts, rate, kernel drops, rejects,
-    unarchived records, current archive file. From the bus's last-value cache; exits after
-    --wait seconds."""
+    """Show every channel's relay, rate, drops, rejects and archive file.
+
+    Read from the bus's last-value cache: relay state, restarts, records per second, kernel
+    drops, rejected datagrams, unarchived records, the file being written. Exits after --wait
+    seconds."""
     settings = settings_from(config, data_dir)
     try:
         names = [c.name for c in configured_channels(settings)]
