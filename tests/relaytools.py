@@ -232,12 +232,12 @@ def run_to_exit(argv: Sequence[str], timeout: float = 15.0) -> subprocess.Comple
 # -- the three readers -------------------------------------------------------------------------
 
 
-def read_fastavro(path: Path) -> list[dict[str, Any]]:
+def read_fastavro(path: Path) -> list[Any]:
     with open(path, "rb") as f:
         return list(fastavro.reader(f))
 
 
-def read_apache(path: Path) -> list[dict[str, Any]]:
+def read_apache(path: Path) -> list[Any]:
     with warnings.catch_warnings():
         # Apache avro does not know timestamp-nanos and reads rx_time as the long it is.
         warnings.simplefilter("ignore")

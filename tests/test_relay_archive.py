@@ -60,9 +60,7 @@ def test_every_encoding_arrives_identical_in_order_with_rx_time(relay_binary, pr
     assert relay.archived() == live, "closing the file changed its records"
 
 
-def test_closed_files_read_alike_by_fastavro_apache_avro_and_avrocat(
-    relay_binary, procs, tmp_path
-):
+def test_closed_files_read_alike_by_fastavro_apache_avro_and_avrocat(relay_binary, procs, tmp_path):
     relay = start_relay(procs, relay_binary, tmp_path / "data")
     grams, recs = _sent_datagrams(PROBE_SCHEMA)
     relay.send(grams)

@@ -30,8 +30,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (root and mount permission needed): "
-                    f"{done.stderr.strip()}")
+        pytest.skip(
+            f"cannot mount a small tmpfs here (root and mount permission needed): "
+            f"{done.stderr.strip()}"
+        )
     try:
         yield mnt
     finally:

@@ -117,7 +117,9 @@ def test_bad_flags_give_one_line_and_exit_2(relay_binary, tmp_path, flags):
 @pytest.mark.parametrize("missing", ["--name", "--port", "--schema", "--data-dir"])
 def test_missing_required_flag_gives_one_line_and_exit_2(relay_binary, tmp_path, missing):
     schema = write_schema(tmp_path, PROBE_SCHEMA)
-    argv = [a for a in relay_argv(relay_binary, schema, tmp_path / "data") if a.split("=")[0] != missing]
+    argv = [
+        a for a in relay_argv(relay_binary, schema, tmp_path / "data") if a.split("=")[0] != missing
+    ]
     line = _one_fatal_line(run_to_exit(argv), 2)
     assert missing in line
 
