@@ -1,0 +1,194 @@
+"""The ingest supervisor: relay command lines, back-off, and real relays kept running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from services.ingest._argv import relay_argv, write_schema
+from services.ingest._relay import Backoff
+from speeddata.bus import Subscriber
+from speeddata.catalog import configured_channels
+from speeddata.channels import fingerprint, multicast_endpoints
+from speeddata.config import ROOT, load_settings
+from speeddata.demo import demo_records
+from speeddata.events import assert_event_listed
+from speeddata.sender import Sender
+from tests.procs import Proc, wait_until
+from tests.system import PY, System, alive, make_system, relay_pids
+
+EVENT_TIMEOUT = 15.0
+
+
+@pytest.fixture
+def system(tmp_path: Path, relay_binary: Path) -> System:
+    return make_system(tmp_path, relay_binary)
+
+
+def _flags(argv: list[str]) -> dict[str, str]:
+    return {
+        a: (argv[i + 1] if i + 1 < len(argv) else "") for i, a in enumerate(argv) if a[:2] == "--"
+    }
+
+
+def test_relay_argv_passes_every_setting(system: System) -> None:
+    settings = load_settings(system.config, system.data_dir)
+    example = configured_channels(settings)[0]
+    schema_path = write_schema(example, system.data_dir)
+    argv = relay_argv(example, settings, schema_path)
+    flags = _flags(argv)
+    full, dec = multicast_endpoints(example.port, settings)
+    assert argv[0] == str(settings.path(settings.relay.binary))
+    assert argv[-1] == "--die-with-parent"
+    assert flags == {
+        "--name": "example",
+        "--port": str(example.port),
+        "--schema": str(system.data_dir / "schemas" / "example.avsc"),
+        "--data-dir": str(system.data_dir),
+        "--bind": "127.0.0.1",
+        "--fingerprint": fingerprint(example.schema),
+        "--mcast-full": str(full),
+        "--mcast-dec": str(dec),
+        "--mcast-if": "127.0.0.1",
+        "--mcast-ttl": "0",
+        "--decimate": "1",
+        "--algorithm": "downsample",
+        "--rotate-seconds": "60",
+        "--rotate-bytes": "67108864",
+        "--flush-ms": "20",
+        "--time-field": "time",
+        "--time-unit": "ns",
+        "--bus": system.xsub,
+        "--rcvbuf": str(settings.relay.rcvbuf),
+        "--quarantine-bytes": str(settings.relay.quarantine_bytes),
+        "--die-with-parent": "",
+    }
+    assert schema_path.read_text() == (ROOT / "config/agents/example.avsc").read_text()
+
+
+def test_backoff_doubles_caps_and_resets_after_a_stable_run() -> None:
+    b = Backoff(initial=0.5, maximum=3.0, stable_after=10.0)
+    assert [b.next(0.1) for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert b.next(10.0) == 0.5
+    assert b.next(1.0) == 1.0
+
+
+def _ingest_events(system: System) -> Subscriber:
+    settings = load_settings(system.config, system.data_dir)
+    return Subscriber("ingest.relay", settings)
+
+
+def _next_action(
+    sub: Subscriber, channel: str, action: str, by: int | None = None, **match: object
+) -> dict:
+    """The next non-repeat ingest.relay event of `channel` with `action`, published by the
+    supervisor of pid `by` if given (the bus cache may replay a former one's); fails loudly."""
+    seen = []
+    while True:
+        event = sub.recv(EVENT_TIMEOUT)
+        assert event is not None, f"no {action} event for {channel}; saw {seen}"
+        assert_event_listed(event.topic, event.fields)
+        f = event.fields
+        seen.append((f["channel"], f["action"], f["repeat"]))
+        wanted = {"channel": channel, "action": action, "repeat": False, **match}
+        mine = by is None or f["source"].split("/")[2].startswith(f"{by}-")
+        if mine and all(f[k] == v for k, v in wanted.items()):
+            return f
+
+
+def _start_supervisor(system: System, procs: list) -> Proc:
+    proc = system.start("-m", "services.ingest")
+    procs.append(proc)
+    assert proc.ready["service"] == "ingest"
+    assert proc.ready["channels"] == "2"
+    return proc
+
+
+def test_killed_relay_is_restarted_and_status_shows_it(system: System, procs: list) -> None:
+    procs.append(system.start("-m", "services.bus"))
+    with _ingest_events(system) as sub:
+        _start_supervisor(system, procs)
+        started = _next_action(sub, "example", "started")
+        pid = started["pid"]
+        assert relay_pids(system.data_dir, "example") == [pid]
+        os.kill(pid, signal.SIGKILL)
+        exited = _next_action(sub, "example", "exited")
+        assert (exited["pid"], exited["signal"], exited["exit_code"]) == (pid, "SIGKILL", None)
+        backoff = _next_action(sub, "example", "backoff")
+        assert backoff["delay_s"] == 0.5
+        restarted = _next_action(sub, "example", "started")
+        assert restarted["restarts"] == 1 and restarted["pid"] != pid
+    assert relay_pids(system.data_dir, "example") == [restarted["pid"]]
+
+    def restart_in_status() -> dict | None:
+        done = subprocess.run(
+            [PY, "-m", "speeddata", "status", "--json"],
+            env=system.env, capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        rows = {r["channel"]: r for r in map(json.loads, done.stdout.splitlines())}
+        row = rows["example"]
+        return row if row["restarts"] == 1 and row["relay"] == "started" else None
+
+    row = wait_until(restart_in_status, what="sdctl status showing the restart")
+    assert row["state"] == "running"
+
+
+def test_killed_supervisor_leaves_no_relay_and_a_new_one_no_duplicate(
+    system: System, procs: list
+) -> None:
+    procs.append(system.start("-m", "services.bus"))
+    first = _start_supervisor(system, procs)
+    pids = {c: wait_until(lambda c=c: relay_pids(system.data_dir, c)) for c in system.ports}
+    first.kill()
+    for channel_pids in pids.values():
+        wait_until(lambda p=channel_pids: not any(map(alive, p)), what="relays to exit")
+
+    with _ingest_events(system) as sub:
+        second = _start_supervisor(system, procs)
+        started = _next_action(sub, "example", "started", by=second.pid)
+        assert relay_pids(system.data_dir, "example") == [started["pid"]]
+        # A third supervisor for the same data dir: its relays find the channel lock taken
+        # and it backs off, longer each time, instead of starting duplicates or spinning.
+        procs.append(system.start("-m", "services.ingest"))
+        delays = []
+        while len(delays) < 3:
+            event = _next_action(sub, "example", "backoff")
+            assert event["source"] != started["source"]  # the running relay never stopped
+            assert "already relayed" in event["detail"]
+            delays.append(event["delay_s"])
+        assert delays == [0.5, 1.0, 2.0]
+        assert relay_pids(system.data_dir, "example") == [started["pid"]]
+        assert second.popen.poll() is None
+
+
+def test_sender_datagrams_are_archived_record_for_record(system: System, procs: list) -> None:
+    procs.append(system.start("-m", "services.bus"))
+    _start_supervisor(system, procs)
+    schema = ROOT / "config" / "agents" / "example.avsc"
+    port = system.ports["example"]
+    records = demo_records("example", seed=7)
+    sent = []
+    with Sender(schema, "127.0.0.1", port, encoding="bare") as bare:
+        for _ in range(20):
+            sent.append(next(records))
+            bare.send(sent[-1])
+    with Sender(schema, "127.0.0.1", port, encoding="single-object") as single:
+        for _ in range(20):
+            sent.append(next(records))
+            single.send(sent[-1])
+    for encoding in ("bare", "single-object"):
+        with Sender(schema, "127.0.0.1", port, encoding=encoding, max_datagram=600) as packed:
+            batch = [next(records) for _ in range(25)]
+            assert packed.send_many(batch) < len(batch)  # several records per datagram
+            sent += batch
+    archived = wait_until(
+        lambda: (got := system.archived("example")) and len(got) >= len(sent) and got,
+        what=f"{len(sent)} archived records",
+    )
+    assert [{k: v for k, v in r.items() if k != "rx_time"} for r in archived] == sent
+    assert all(isinstance(r["rx_time"], int) for r in archived)
