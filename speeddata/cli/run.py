@@ -75,6 +75,7 @@ def up(
             argv = [sys.executable, "-m", "speeddata", "send", "demo", "--rate", str(rate)]
             children.append(Child("demo", argv, env, logs))
             children[-1].wait_ready(READY_TIMEOUT_S)
+        print(_summary(settings, channels, children, demo, rate), flush=True)
         logs.emit(
             format_line(
                 event="ready",
@@ -85,7 +86,6 @@ def up(
                 channels=len(channels),
             )
         )
-        print(_summary(settings, channels, children, demo, rate), flush=True)
         failed = _watch(children, stop)
     finally:
         for child in reversed(children):

@@ -1,0 +1,137 @@
+"""sdctl: the whole data path under `sdctl up --demo`, the watching commands, one-line errors,
+and the generated reference."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from speeddata.config import ROOT
+from tests.procs import parse_logfmt, wait_until
+from tests.system import PY, System, alive, make_system, relay_pids
+
+
+@pytest.fixture
+def system(tmp_path: Path, relay_binary: Path) -> System:
+    return make_system(tmp_path, relay_binary)
+
+
+def sdctl(system: System, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PY, "-m", "speeddata", *args],
+        env=system.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def json_lines(done: subprocess.CompletedProcess[str]) -> list[dict]:
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_up_demo_archives_reports_and_stops_everything_on_ctrl_c(
+    system: System, procs: list
+) -> None:
+    up = system.start("-m", "speeddata", "up", "--demo", "--rate", "20")
+    procs.append(up)
+    assert up.ready["service"] == "sdctl" and up.ready["xpub"] == system.xpub
+    children = {}
+    for line in up.lines:
+        name, _, rest = line.partition("| ")
+        fields = parse_logfmt(rest)
+        if fields.get("event") == "ready":
+            children[name.strip()] = int(fields["pid"])
+    assert set(children) == {"bus", "ingest", "demo"}
+    wait_until(lambda: "Ctrl-C stops everything" in "\n".join(up.stdout_lines), what="summary")
+
+    for channel in ("example", "temperature"):
+        wait_until(lambda c=channel: len(system.archived(c)) >= 5, what=f"{channel} archived")
+
+    def both_running() -> list[dict] | None:
+        rows = json_lines(sdctl(system, "status", "--json"))
+        ok = [r for r in rows if r["relay"] == "started" and r["state"] == "running"]
+        return rows if len(ok) == 2 and all(r["archived"] > 0 for r in ok) else None
+
+    rows = wait_until(both_running, what="status of both channels")
+    assert [r["channel"] for r in rows] == ["example", "temperature"]
+    assert all(r["file"].endswith(".avro") and r["kernel_drops"] == 0 for r in rows)
+    table = sdctl(system, "status").stdout
+    assert table.splitlines()[0].split()[:4] == ["CHANNEL", "RELAY", "RESTARTS", "STATE"]
+    assert "example" in table and "temperature" in table and "running" in table
+
+    events = json_lines(sdctl(system, "events", "--topic", "relay.status", "-n", "4"))
+    assert {e["topic"] for e in events} <= {"relay.status.example", "relay.status.temperature"}
+    assert all(e["event"] == "RelayStatus" for e in events)
+    data = json_lines(sdctl(system, "events", "--topic", "data.example", "-n", "1"))
+    assert bytes.fromhex(data[0]["records"]) and data[0]["count"] >= 1
+
+    tailed = json_lines(sdctl(system, "tail", "example", "-n", "3", "--timeout", "20"))
+    assert len(tailed) == 3
+    assert tailed[1]["counter"] == tailed[0]["counter"] + 1
+    assert tailed[0]["rx_time"] >= tailed[0]["time"]
+    picked = json_lines(
+        sdctl(system, "tail", "temperature", "--signals", "temperature_c,status", "-n", "2")
+    )
+    assert [set(r) for r in picked] == [{"rx_time", "temperature_c", "status"}] * 2
+
+    pids = list(children.values())
+    pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
+    assert len(pids) == 5
+    up.popen.send_signal(signal.SIGINT)
+    assert up.popen.wait(15) == 0
+    assert [p for p in pids if alive(p)] == []
+
+
+def test_send_demo_feeds_the_channels_through_ingest(system: System, procs: list) -> None:
+    procs.append(system.start("-m", "services.bus"))
+    procs.append(system.start("-m", "services.ingest"))
+    for encoding in ("bare", "single-object"):
+        done = sdctl(system, "send", "demo", "--count", "30", "--rate", "0",
+                     "--encoding", encoding, "--batch", "10")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    for channel in ("example", "temperature"):
+        wait_until(lambda c=channel: len(system.archived(c)) == 60, what=f"60 {channel} records")
+    counters = [r["counter"] for r in system.archived("example")]
+    assert counters == list(range(30)) * 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["status"], "cannot reach the bus at tcp://127.0.0.1:"),
+        (["events", "-n", "1"], "cannot reach the bus at tcp://127.0.0.1:"),
+        (["tail", "example", "-n", "1"], "cannot reach the bus at tcp://127.0.0.1:"),
+        (["tail", "nope"], "unknown channel 'nope' (channels: example, temperature)"),
+        (["tail", "example", "--signals", "nope"], "channel example has no signal 'nope'"),
+        (["send", "demo", "--channel", "bogus"], "Invalid value for '--channel'"),
+        (["send", "demo", "--rate", "-1"], "Invalid value for '--rate'"),
+        (["serve", "nope"], "unknown service 'nope' (services: bus, ingest)"),
+        (["status", "--bogus"], "No such option: --bogus"),
+        (["events", "--topic", "a..b"], "empty segment"),
+        (["up", "--config", "/nonexistent/x.yaml"], "cannot read config file"),
+    ],
+)
+def test_domain_errors_are_one_line(system: System, args: list[str], message: str) -> None:
+    done = sdctl(system, *args)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sdctl: error: "), done.stderr
+    assert message in lines[0]
+
+
+def test_help_and_python_dash_m(system: System) -> None:
+    done = sdctl(system, "--help")
+    assert done.returncode == 0
+    for command in ("up", "serve", "send", "events", "tail", "status"):
+        assert command in done.stdout
+
+
+def test_cli_reference_is_current() -> None:
+    done = subprocess.run(
+        [PY, "-m", "speeddata.cli.reference", "--check"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr + " (run: python -m speeddata.cli.reference)"
