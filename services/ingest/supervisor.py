@@ -17,8 +17,8 @@ from speeddata.catalog import Channel, ChannelError, configured_channels
 from speeddata.config import Settings
 from speeddata.logfmt import LineForwarder, format_line
 
-Publish = Callable[[str, dict[str, Any]], None]
-"""Publishes ``(topic, fields)`` on the bus."""
+Publish = Callable[[str, dict[str, Any]], object]
+"""Publishes ``(topic, fields)`` on the bus (what it returns is ignored)."""
 
 READY_WAIT_S = 15.0
 """How long the supervisor waits for its relays' first outcome before it says it is ready."""
@@ -139,7 +139,12 @@ def run(settings: Settings, publish: Publish | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: quit_flag.set())
     with _bus_publisher(settings, publish) as send:
-        supervisor = Supervisor(settings, channels, send, logs)
+        try:
+            supervisor = Supervisor(settings, channels, send, logs)
+        except OSError as e:
+            logs.emit(format_line(event="error", service="ingest", msg=f"data dir: {e}"))
+            logs.close()
+            return 2
         _supervise(supervisor, quit_flag, logs, len(channels))
     logs.emit(format_line(event="stopped", service="ingest", pid=os.getpid()))
     logs.close()

@@ -59,6 +59,7 @@ class Child:
         self._drainer.join(1.0)
         why = "exited" if self.popen.poll() is not None else f"was not ready after {timeout:g} s"
         last = self._tail[-1] if self._tail else "no output"
+        last = parse_line(last).get("msg") or last
         raise CliError(f"{self.name} {why}: {last}")
 
     def stop(self, timeout: float) -> int:
