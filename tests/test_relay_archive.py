@@ -4,12 +4,15 @@ every record with its receive time, in files that three Avro implementations rea
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
 from speeddata import archive
 from speeddata.channels import fingerprint
 from speeddata.schema import archive_schema
+from tests.procs import wait_until
 from tests.relaytools import (
     PROBE_SCHEMA,
     assert_three_readers_agree,
@@ -108,3 +111,24 @@ def test_sigterm_writes_the_pending_block_and_exits_0(relay_binary, procs, tmp_p
     assert _without_rx(relay.archived()) == recs
     closed = [Path(e["path"]).name for e in events(relay.proc, "file_closed")]
     assert closed == [p.name for p in relay.files()]
+
+
+def test_kernel_drops_are_counted(relay_binary, procs, tmp_path):
+    # A tiny receive buffer and a stopped relay: the kernel must drop most of what is sent.
+    relay = start_relay(procs, relay_binary, tmp_path / "data", "--rcvbuf=4096")
+    gram = encode_fastavro(PROBE_SCHEMA, probe_record(3))
+    os.kill(relay.proc.pid, signal.SIGSTOP)
+    try:
+        relay.send([gram] * 300, pace_every=1000)
+    finally:
+        os.kill(relay.proc.pid, signal.SIGCONT)
+    queued = len(wait_until(relay.archived, what="archiving after SIGCONT"))
+    # The kernel reports drops with the next datagram it queues.
+    relay.send([gram])
+    wait_until(lambda: len(relay.archived()) == queued + 1, what="the datagram after the drops")
+    stopped = relay.stop()
+
+    drops = int(stopped["kernel_drops"])
+    assert drops > 0
+    assert int(stopped["received"]) + drops == 301
+    assert len(relay.archived()) == int(stopped["received"])
