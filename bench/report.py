@@ -80,9 +80,10 @@ def _method(ctx: Context) -> list[str]:
         " upwards, repeats and receivers interleaved; a receiver leaves the sweep after two rates"
         " at which every repeat lost. `>=` marks a receiver that never lost (the figure is the"
         " top of the sweep, or what the blaster reached, not the receiver's limit).",
-        "- CPU: utime + stime of the receiver process (`/proc/<pid>/stat`) over the run, per"
-        " million records, median of the repeats at the reference rate. Memory: peak resident"
-        " set (`VmHWM`) over all runs.",
+        "- CPU: utime + stime of the receiver process (`/proc/<pid>/stat`, 10 ms ticks) over the"
+        " run, per million records it took in (a lossy receiver: what its best output got),"
+        " median of the repeats at the reference rate; the blaster and the listener are not"
+        " counted. Memory: peak resident set (`VmHWM`) over all runs.",
         "",
     ]
 

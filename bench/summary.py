@@ -16,7 +16,7 @@ class Figures:
 
     receiver: str
     per_repeat: tuple[float, ...]  # highest datagrams/s sent with zero loss, per repeat
-    never_lost: bool  # no loss at any rate of the sweep: the figure is a lower bound
+    never_lost: bool  # no loss at any rate (runs that failed to start aside): a lower bound
     cpu_per_m: float | None  # CPU seconds per million records at the case's reference rate
     rss_kib: int  # peak resident memory over all runs
     rcvbuf: int | None  # receive buffer the kernel gave (bytes)
@@ -40,12 +40,12 @@ def figures(case: Case, receiver: str, runs: Sequence[Run], repeats: int, ref_ra
         max((r.achieved for r in mine if r.repeat == rep and r.clean), default=0.0)
         for rep in range(repeats)
     )
-    at_ref = [r for r in mine if r.rate == ref_rate and not r.error and r.sent]
-    cpu = [r.cpu_s / (r.sent * case.load.records) * 1e6 for r in at_ref]
+    at_ref = [r for r in mine if r.rate == ref_rate and not r.error]
+    cpu = [r.cpu_s / r.handled * 1e6 for r in at_ref if r.handled]
     return Figures(
         receiver=receiver,
         per_repeat=per_repeat,
-        never_lost=bool(mine) and all(r.clean for r in mine),
+        never_lost=any(r.clean for r in mine) and not any(r.loss for r in mine if not r.error),
         cpu_per_m=statistics.median(cpu) if cpu else None,
         rss_kib=max((r.rss_kib for r in mine), default=0),
         rcvbuf=next((r.rcvbuf for r in mine if r.rcvbuf), None),

@@ -33,6 +33,7 @@ class Run:
     receiver: str
     rate: int
     repeat: int
+    records: int  # per datagram
     sent: int = 0
     seconds: float = 0.0
     delivered: dict[str, int] = field(default_factory=dict)
@@ -56,6 +57,11 @@ class Run:
         return max(0, self.sent - min(self.delivered.values()))
 
     @property
+    def handled(self) -> int:
+        """Records the receiver took in (its best-served output: lost ones cost no work)."""
+        return max(self.delivered.values(), default=0) * self.records
+
+    @property
     def worst_output(self) -> str:
         """The output that got fewest datagrams (or "error")."""
         if self.error or not self.delivered:
@@ -74,7 +80,7 @@ def blast(port: int, rate: int, ms: int, load: Load) -> tuple[int, float]:
         [tools.program("blaster"), "--port", str(port), "--rate", str(rate), "--ms", str(ms),
          "--records", str(load.records)]
     )  # fmt: skip
-    if proc.wait(ms / 1000 * 4 + 10) != 0:
+    if proc.wait(ms / 1000 * 10 + 20) != 0:
         raise tools.BenchError(f"blaster failed:\n{proc.tail()}")
     out = proc.last_out()
     return int(out["sent"]), float(out["seconds"])
@@ -82,7 +88,7 @@ def blast(port: int, rate: int, ms: int, load: Load) -> tuple[int, float]:
 
 def run_once(kind: type[Receiver], case: Case, rate: int, repeat: int, rcvbuf: int, ms: int) -> Run:
     """Starts the receiver, blasts it, waits until it has read everything, counts."""
-    run = Run(kind.key, rate, repeat)
+    run = Run(kind.key, rate, repeat, case.load.records)
     receiver = kind(rcvbuf, case.load)
     try:
         receiver.start()
