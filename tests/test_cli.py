@@ -135,3 +135,14 @@ def test_cli_reference_is_current() -> None:
         [PY, "-m", "speeddata.cli.reference", "--check"], capture_output=True, text=True, cwd=ROOT
     )
     assert done.returncode == 0, done.stderr + " (run: python -m speeddata.cli.reference)"
+
+
+def test_killed_up_leaves_no_process(system: System, procs: list) -> None:
+    up = system.start("-m", "speeddata", "up")
+    procs.append(up)
+    pids = [int(parse_logfmt(line.partition("| ")[2])["pid"]) for line in up.lines
+            if "| event=ready" in line]  # fmt: skip
+    pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
+    assert len(pids) == 4
+    up.kill()
+    wait_until(lambda: not any(map(alive, pids)), what="every child of sdctl up to exit")
