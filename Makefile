@@ -37,7 +37,7 @@ demo: deps relay
 	$(PY) -m speeddata up --demo
 
 test: deps relay
-	$(MAKE) -C native/zmq_relay test
+	$(MAKE) -C native/zmq_relay test asan
 	$(PY) -m pytest -q
 
 bench: deps relay
