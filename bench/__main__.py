@@ -7,11 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench import machine, tools
+from bench import machine, results, tools
 from bench.receivers import ALL, Load
-from bench.report import CaseResult, Context, render
-from bench.summary import figures
-from bench.sweep import Case, sweep
+from bench.report import Context, render
+from bench.sweep import Case, Run, sweep
 from speeddata.config import load_settings
 
 K = 1000
@@ -37,6 +36,9 @@ QUICK_OUT = tools.BUILD / "benchmarks-quick.md"
 FULL_OUT = tools.ROOT / "docs" / "benchmarks.md"
 
 
+RUNS_JSON = tools.BUILD / "runs.json"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="smoke run: 2 rates, 1 repeat, 0.5 s runs")
@@ -45,18 +47,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ms", type=int, help="duration of one run in ms (default 2000; quick 500)")
     p.add_argument("--relay", type=Path, help=f"relay binary (default {tools.RELAY})")
     p.add_argument("--case", action="append", choices=[c.key for c in FULL], help="only these")
+    p.add_argument("--render", type=Path, help=f"write the report from saved runs ({RUNS_JSON})")
     args = p.parse_args(argv)
     cases = [c for c in (QUICK if args.quick else FULL) if not args.case or c.key in args.case]
+    out = args.out or (QUICK_OUT if args.quick else FULL_OUT)
+    try:
+        if args.render:
+            ctx, runs = results.load(args.render)
+        else:
+            ctx, runs = measure(args, cases)
+            results.save(RUNS_JSON, ctx, runs)
+    except (tools.BenchError, ValueError, OSError) as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(ctx, results.summarize(ctx, cases, runs)))
+    print(f"bench: wrote {out}", file=sys.stderr)
+    return 0
+
+
+def measure(args: argparse.Namespace, cases: list[Case]) -> tuple[Context, dict[str, list[Run]]]:
+    """Builds the tools and sweeps every case; the context says how."""
     repeats = args.repeats or (1 if args.quick else 3)
     ms = args.ms or (500 if args.quick else 2000)
     if repeats < 1 or ms < 100:
-        p.error("--repeats must be >= 1 and --ms >= 100")
-    out = args.out or (QUICK_OUT if args.quick else FULL_OUT)
-    try:
-        tools.build()
-    except tools.BenchError as e:
-        print(f"bench: {e}", file=sys.stderr)
-        return 1
+        raise ValueError("--repeats must be >= 1 and --ms >= 100")
+    tools.build()
     if args.relay:
         tools.RELAY = args.relay.resolve()
     rcvbuf = int(load_settings().relay.rcvbuf)
@@ -70,17 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         kinds=ALL,
     )
     load_before, t0 = machine.load_average(), time.monotonic()
-    results = []
-    for case in cases:
-        runs = sweep(case, ALL, repeats, rcvbuf, ms)
-        figs = {k.key: figures(case, k.key, runs, repeats, case.ref_rate) for k in ALL}
-        results.append(CaseResult(case, runs, figs))
+    runs = {case.key: sweep(case, ALL, repeats, rcvbuf, ms) for case in cases}
     ctx.machine.append(f"load average before: {load_before}, after: {machine.load_average()}")
     ctx.machine.append(f"duration of the whole run: {(time.monotonic() - t0) / 60:.1f} min")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(ctx, results))
-    print(f"bench: wrote {out}", file=sys.stderr)
-    return 0
+    return ctx, runs
 
 
 if __name__ == "__main__":

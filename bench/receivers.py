@@ -195,6 +195,7 @@ class Relay(Receiver):
             "--mcast-full", group, "--mcast-dec", tools.random_group(),
             "--mcast-if", "127.0.0.1", "--mcast-ttl", "0", "--decimate", "10",
             "--algorithm", "mean", "--bus", self.status.endpoint, "--rcvbuf", str(self.rcvbuf),
+            "--die-with-parent",
         ]  # fmt: skip
 
     def ports(self) -> list[int]:

@@ -75,6 +75,10 @@ def _method(ctx: Context) -> list[str]:
         " `relay.status`), lines in the file (copy relay, socat), records in the archive (read"
         " with `speeddata.archive`), datagrams heard by the multicast listener. A run is loss-free"
         " when every output has every datagram sent.",
+        "- Two cores are shared by the blaster, the receiver and (copy relay, relay) the"
+        " listener; loopback delivery is charged to the sender (the blaster pays for the"
+        " receiver's socket, a relay for its listener's). 'blaster reached' shows where the"
+        " blaster could not hold the asked pace.",
         "- Zero-loss rate: per repeat, the highest rate the blaster actually reached in a"
         f" loss-free run; the table shows the median of {ctx.repeats} repeats. Rates are swept"
         " upwards, repeats and receivers interleaved; a receiver leaves the sweep after two rates"

@@ -10,7 +10,8 @@
 #define BENCH_BATCH 64         /* datagrams per recvmmsg/sendmmsg call */
 #define BENCH_MAX_DGRAM 65536  /* largest datagram a receiver takes */
 
-/* Set by SIGTERM/SIGINT (installed without SA_RESTART, so blocking calls return EINTR). */
+/* Set by SIGTERM/SIGINT (installed without SA_RESTART, so blocking calls return EINTR).
+ * bench_on_signals also asks for SIGTERM when the parent (the bench runner) dies. */
 extern volatile sig_atomic_t bench_stop;
 
 void bench_on_signals(void);
