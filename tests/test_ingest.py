@@ -112,7 +112,7 @@ def _start_supervisor(system: System, procs: list) -> Proc:
 def test_killed_relay_is_restarted_and_status_shows_it(system: System, procs: list) -> None:
     procs.append(system.start("-m", "services.bus"))
     with _ingest_events(system) as sub:
-        _start_supervisor(system, procs)
+        supervisor = _start_supervisor(system, procs)
         started = _next_action(sub, "example", "started")
         pid = started["pid"]
         assert relay_pids(system.data_dir, "example") == [pid]
@@ -136,6 +136,9 @@ def test_killed_relay_is_restarted_and_status_shows_it(system: System, procs: li
 
     row = wait_until(restart_in_status, what="sdctl status showing the restart")
     assert row["state"] == "running"
+    relays = [p for c in system.ports for p in relay_pids(system.data_dir, c)]
+    assert supervisor.stop() == 0  # SIGTERM: stops its relays, exits 0
+    assert not any(map(alive, relays))
 
 
 def test_killed_supervisor_leaves_no_relay_and_a_new_one_no_duplicate(
