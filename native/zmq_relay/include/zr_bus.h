@@ -34,6 +34,10 @@ void zr_bus_send(zr_bus *b, const char *topic, const uint8_t *head, size_t head_
  * when a new subscription arrived (the bus (re)joined: time to repeat the current state). */
 int zr_bus_poll(zr_bus *b);
 
+/* 1 when the bus currently subscribes to a prefix of `topic` (else sending it is wasted:
+ * XPUB would filter it out). */
+int zr_bus_wants(const zr_bus *b, const char *topic);
+
 /* Why events could not go out since the previous call ("bus unreachable", "bus queue full"),
  * or NULL when all went well and the bus is connected. Resets the interval. */
 const char *zr_bus_take_fault(zr_bus *b);

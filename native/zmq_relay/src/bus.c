@@ -12,9 +12,16 @@
 #define MONITOR_EVENTS \
     (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_CLOSED)
 
+#define MAX_SUBS 64                     /* distinct subscriptions tracked */
+#define MAX_SUB_LEN 128                 /* longer prefixes match none of the relay's topics */
+
 struct zr_bus {
     void *ctx, *pub, *mon;
     zr_stats *stats;
+    char subs[MAX_SUBS][MAX_SUB_LEN];   /* the bus's current subscriptions (prefixes) */
+    size_t sub_len[MAX_SUBS];
+    int nsubs;
+    int subs_overflow;                  /* more than MAX_SUBS: assume every topic is wanted */
     int connected;
     int unreachable;                    /* since the last zr_bus_take_fault */
     int queue_full;                     /* since the last zr_bus_take_fault */
@@ -56,14 +63,46 @@ static int read_monitor(zr_bus *b, int flags)
     return 1;
 }
 
-/* Drains the (un)subscription messages the bus sent (XPUB hands them to the application);
- * returns 1 when one was a subscription (first byte 1). */
+static int find_sub(const zr_bus *b, const char *prefix, size_t len)
+{
+    for (int i = 0; i < b->nsubs; i++) {
+        if (b->sub_len[i] == len && !memcmp(b->subs[i], prefix, len))
+            return i;
+    }
+    return -1;
+}
+
+/* Applies one message: byte 1 then a prefix subscribes, byte 0 unsubscribes. XPUB passes on
+ * each distinct prefix once, and its unsubscription when the last subscriber of it is gone
+ * (a disconnected bus included). */
+static void apply_subscription(zr_bus *b, const char *msg, size_t len)
+{
+    const char *prefix = msg + 1;
+    size_t plen = len - 1;
+    int at = find_sub(b, prefix, plen);
+    if (msg[0] == 0 && at >= 0) {
+        b->nsubs--;
+        memcpy(b->subs[at], b->subs[b->nsubs], b->sub_len[b->nsubs]);
+        b->sub_len[at] = b->sub_len[b->nsubs];
+    } else if (msg[0] == 1 && at < 0 && b->nsubs == MAX_SUBS) {
+        b->subs_overflow = 1;
+    } else if (msg[0] == 1 && at < 0) {
+        memcpy(b->subs[b->nsubs], prefix, plen);
+        b->sub_len[b->nsubs++] = plen;
+    }
+}
+
+/* Drains the (un)subscription messages the bus sent; returns 1 when one was a subscription. */
 static int read_subscriptions(zr_bus *b)
 {
-    char buf[256];
+    char buf[MAX_SUB_LEN + 1];
     int got = 0;
-    for (int n; (n = zmq_recv(b->pub, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0;)
-        got |= n > 0 && buf[0] == 1;
+    for (int n; (n = zmq_recv(b->pub, buf, sizeof buf, ZMQ_DONTWAIT)) >= 0;) {
+        if (n == 0 || (size_t)n > sizeof buf)
+            continue; /* empty, or a prefix longer than any topic of the relay */
+        apply_subscription(b, buf, (size_t)n);
+        got |= buf[0] == 1;
+    }
     return got;
 }
 
@@ -160,6 +199,18 @@ int zr_bus_poll(zr_bus *b)
     while (read_monitor(b, ZMQ_DONTWAIT))
         ;
     return read_subscriptions(b);
+}
+
+int zr_bus_wants(const zr_bus *b, const char *topic)
+{
+    size_t len = strlen(topic);
+    if (b->subs_overflow)
+        return 1;
+    for (int i = 0; i < b->nsubs; i++) {
+        if (b->sub_len[i] <= len && !memcmp(b->subs[i], topic, b->sub_len[i]))
+            return 1;
+    }
+    return 0;
 }
 
 const char *zr_bus_take_fault(zr_bus *b)

@@ -30,6 +30,7 @@ struct zr_outputs {
     char t_status[TOPIC_BYTES], t_file[TOPIC_BYTES], t_error[TOPIC_BYTES], t_data[TOPIC_BYTES];
     uint8_t ev[EVENT_BYTES];
     uint8_t data_head[DATA_HEAD_BYTES];
+    int data_wanted;               /* the bus subscribes to data.<channel> */
     uint8_t *batch;                /* data.<channel>: archive records back to back */
     size_t batch_len, batch_cap;
     int32_t batch_count;
@@ -122,6 +123,7 @@ int zr_outputs_create(zr_outputs **out, const zr_config *cfg, const zr_schema *s
         return fail(o, err, errlen, "out of memory");
     if (zr_bus_create(&o->bus, cfg->bus, stats, err, errlen))
         return fail(o, err, errlen, NULL);
+    o->data_wanted = zr_bus_wants(o->bus, o->t_data);
     *out = o;
     return 0;
 }
@@ -181,7 +183,7 @@ void zr_outputs_record(zr_outputs *o, int64_t mono_ns, int64_t rx_ns, const uint
             zr_mcast_queue(o->dec, out[i].rec, out[i].len);
         else if (o->dec)
             zr_mcast_queue_copy(o->dec, out[i].rec, out[i].len);
-        if (o->bus)
+        if (o->data_wanted)
             add_to_batch(o, mono_ns, &out[i]);
     }
 }
@@ -275,6 +277,7 @@ void zr_outputs_tick(zr_outputs *o, int64_t mono_ns)
     if (o->bus) {
         rejoined = zr_bus_poll(o->bus);
         flush_data(o);
+        o->data_wanted = zr_bus_wants(o->bus, o->t_data);
     }
     if (mono_ns >= o->next_status || rejoined) {
         publish_status(o, mono_ns, 0);
