@@ -8,15 +8,23 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from speeddata import archive
+from speeddata.bus import Subscriber
 from speeddata.channels import fingerprint
-from tests.outputtools import BusCollector, McastReceiver, decimate, decode_batch, decode_record
+from tests.outputtools import (
+    TIMEOUT,
+    BusCollector,
+    McastReceiver,
+    decimate,
+    decode_batch,
+    decode_record,
+)
 from tests.procs import Proc, start, wait_until
 from tests.relaytools import (
     CHANNEL,
@@ -34,6 +42,7 @@ STATUS = f"relay.status.{CHANNEL}"
 FILE = f"relay.file.{CHANNEL}"
 ERROR = f"relay.error.{CHANNEL}"
 DATA = f"data.{CHANNEL}"
+EPHEMERAL = "tcp://127.0.0.1:0"
 
 
 @pytest.fixture
@@ -292,3 +301,38 @@ def test_multicast_errors_are_counted_reported_and_not_fatal(
     assert error["errno"] != 0 and full.endpoint in error["detail"]
     assert full.extra(0.2) == []
     assert relay.stop()["archived"] == "20"
+
+
+def _data_until(sub: Subscriber, enough: Callable[[list[dict[str, Any]]], bool]) -> list[Any]:
+    """The records of the data events `sub` receives until `enough(records)`; fails loudly."""
+    data: list[dict[str, Any]] = []
+    deadline = time.monotonic() + TIMEOUT
+    while not enough(data):
+        assert time.monotonic() < deadline, f"only {len(data)} records in data events"
+        event = sub.recv(0.1)
+        if event is not None:
+            data += decode_batch(PROBE_SCHEMA, event.fields)
+    return data
+
+
+def test_events_flow_through_the_real_bus_proxy(relay_binary, procs, tmp_path):
+    """relay -> services.bus -> speeddata.bus.Subscriber: the data subscription travels up to
+    the relay, the records come down, and a late joiner gets the relay's status at once."""
+    proxy = start([sys.executable, "-m", "services.bus", "--xsub", EPHEMERAL, "--xpub", EPHEMERAL])
+    procs.append(proxy)
+    xpub = proxy.ready["xpub"]
+    relay = start_relay(procs, relay_binary, tmp_path / "data", f"--bus={proxy.ready['xsub']}")
+    records = [probe_record(1000 + i) for i in range(30)]
+    with Subscriber(DATA, endpoint=xpub) as sub:
+        # the subscription reaches the relay through the proxy a moment after it is made
+        wait_until(
+            lambda: relay.send(_grams([probe_record(0)])) and sub.recv(0.05),
+            what="a first data event through the proxy",
+        )
+        relay.send(_grams(records, per=3))
+        data = _data_until(sub, lambda got: sum(r["counter"] >= 1000 for r in got) == len(records))
+    assert _no_rx([r for r in data if r["counter"] >= 1000]) == records
+    with Subscriber(STATUS, endpoint=xpub) as late:
+        status = late.recv(TIMEOUT)
+    assert status is not None and status.fields["source"].startswith(f"relay/{CHANNEL}/")
+    assert status.fields["source"].split("/")[2].startswith(f"{relay.proc.pid}-")
