@@ -49,7 +49,7 @@ class BusCollector:
             raise AssertionError(self.problems[0])
 
     def _run(self, port: int, ready: threading.Event) -> None:
-        ctx = zmq.Context.instance()
+        ctx: zmq.Context = zmq.Context.instance()
         sub = ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt(zmq.SUBSCRIBE, b"")

@@ -300,7 +300,8 @@ def test_multicast_errors_are_counted_reported_and_not_fatal(
     error = bus.wait(ERROR, lambda f: f["kind"] == "mcast")
     assert error["errno"] != 0 and full.endpoint in error["detail"]
     assert full.extra(0.2) == []
-    assert relay.stop()["archived"] == "20"
+    stopped = relay.stop()
+    assert (stopped["archived"], stopped["mcast_errors"], stopped["forwarded"]) == ("20", "20", "0")
 
 
 def _data_until(sub: Subscriber, enough: Callable[[list[dict[str, Any]]], bool]) -> list[Any]:

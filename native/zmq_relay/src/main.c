@@ -360,13 +360,16 @@ static void print_stopped(const relay *r)
     }
     logline("event=stopped service=relay pid=%ld channel=%s received=%llu bytes=%llu "
             "records=%llu rejected=%llu kernel_drops=%llu archived=%llu unarchived=%llu "
-            "files=%llu quarantined=%llu quarantine_dropped=%llu%s",
+            "files=%llu quarantined=%llu quarantine_dropped=%llu forwarded=%llu decimated=%llu "
+            "mcast_errors=%llu bus_dropped=%llu%s",
             (long)getpid(), r->cfg.name, (unsigned long long)s->received,
             (unsigned long long)s->bytes, (unsigned long long)s->records,
             (unsigned long long)rejected, (unsigned long long)s->kernel_drops,
             (unsigned long long)s->archived, (unsigned long long)s->unarchived,
             (unsigned long long)s->files, (unsigned long long)s->quarantined,
-            (unsigned long long)s->quarantine_dropped, reasons);
+            (unsigned long long)s->quarantine_dropped, (unsigned long long)s->forwarded,
+            (unsigned long long)s->decimated, (unsigned long long)s->mcast_errors,
+            (unsigned long long)s->bus_dropped, reasons);
 }
 
 /* The poll loop; returns once SIGTERM or SIGINT arrives. */
