@@ -19,7 +19,9 @@ typedef struct zr_ev_head {
 } zr_ev_head;
 
 /* RelayState symbols, in schema order. */
-typedef enum zr_relay_state { ZR_STATE_RUNNING, ZR_STATE_DEGRADED, ZR_STATE_STOPPING } zr_relay_state;
+typedef enum zr_relay_state {
+    ZR_STATE_RUNNING, ZR_STATE_DEGRADED, ZR_STATE_STOPPING
+} zr_relay_state;
 
 typedef struct zr_ev_status {
     zr_relay_state state;

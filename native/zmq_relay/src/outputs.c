@@ -94,6 +94,21 @@ static void name_topics(zr_outputs *o)
     snprintf(o->t_data, TOPIC_BYTES, "data.%s", ch);
 }
 
+/* The bus publisher and the data.<channel> batch buffer (a batch holds two records at least). */
+static int create_bus(zr_outputs *o, char *err, size_t errlen)
+{
+    o->batch_cap = 2 * (ZR_DEC_MAX_OUTPUT(o->schema->nfields) + ZR_VARINT_MAX);
+    o->batch = malloc(o->batch_cap);
+    if (!o->batch) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (zr_bus_create(&o->bus, o->cfg->bus, o->stats, err, errlen))
+        return -1;
+    o->data_wanted = zr_bus_wants(o->bus, o->t_data);
+    return 0;
+}
+
 int zr_outputs_create(zr_outputs **out, const zr_config *cfg, const zr_schema *schema,
                       zr_stats *stats, char *err, size_t errlen)
 {
@@ -113,17 +128,8 @@ int zr_outputs_create(zr_outputs **out, const zr_config *cfg, const zr_schema *s
     if ((cfg->mcast_dec.set || cfg->bus) &&
         zr_decimate_create(&o->decimator, schema, cfg->algorithm, cfg->decimate, err, errlen))
         return fail(o, err, errlen, NULL);
-    if (!cfg->bus) {
-        *out = o;
-        return 0;
-    }
-    o->batch_cap = 2 * (ZR_DEC_MAX_OUTPUT(schema->nfields) + ZR_VARINT_MAX);
-    o->batch = malloc(o->batch_cap);
-    if (!o->batch)
-        return fail(o, err, errlen, "out of memory");
-    if (zr_bus_create(&o->bus, cfg->bus, stats, err, errlen))
+    if (cfg->bus && create_bus(o, err, errlen))
         return fail(o, err, errlen, NULL);
-    o->data_wanted = zr_bus_wants(o->bus, o->t_data);
     *out = o;
     return 0;
 }

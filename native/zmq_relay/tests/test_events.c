@@ -97,11 +97,12 @@ static void encode_error(encoded *e, encoded *nopath)
     memcpy(want, expect, sizeof expect);
     memcpy(want + 2, fp, 8);
     nopath->name = "error_nopath";
-    nopath->len = zr_ev_error_encode(nopath->buf, sizeof nopath->buf, &h, "open", 28, "x", NULL, 64);
+    nopath->len =
+        zr_ev_error_encode(nopath->buf, sizeof nopath->buf, &h, "open", 28, "x", NULL, 64);
     CHECK(nopath->len == sizeof want && !memcmp(nopath->buf, want, sizeof want));
     e->name = "error";
-    e->len = zr_ev_error_encode(e->buf, sizeof e->buf, &HEAD, "repair", 0, "cut back to the last block",
-                                "/d/b.avro", 1234);
+    e->len = zr_ev_error_encode(e->buf, sizeof e->buf, &HEAD, "repair", 0,
+                                "cut back to the last block", "/d/b.avro", 1234);
     CHECK(has_header(e, fp));
 }
 
