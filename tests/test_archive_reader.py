@@ -245,6 +245,7 @@ def test_reading_while_a_writer_appends(tmp_path: Path):
     path = tmp_path / "growing.avro"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     done = threading.Event()
+    read_once = threading.Event()  # the reader looked since the last piece: lockstep, not luck
 
     def append() -> None:
         rnd = random.Random(7)
@@ -253,6 +254,8 @@ def test_reading_while_a_writer_appends(tmp_path: Path):
             step = rnd.randint(1, 97)
             os.write(fd, data[pos : pos + step])
             pos += step
+            read_once.wait(15)
+            read_once.clear()
         done.set()
 
     boundaries = {0}
@@ -271,6 +274,7 @@ def test_reading_while_a_writer_appends(tmp_path: Path):
             assert got == all_records[: len(got)]
             assert not seen or len(got) >= seen[-1]
             seen.append(len(got))
+            read_once.set()
             if done.is_set() and len(got) < len(all_records):
                 assert read_records(path, raw=True) == all_records
                 break

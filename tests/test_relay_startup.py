@@ -178,7 +178,7 @@ def test_sigint_stops_like_sigterm(relay_binary, procs, tmp_path):
     relay.wait_archived(1)
     relay.proc.popen.send_signal(signal.SIGINT)
     assert relay.proc.popen.wait(15) == 0
-    assert any(line.startswith("event=stopped") for line in relay.proc.lines)
+    relay.proc.wait_line(lambda line: line.startswith("event=stopped"))
 
 
 _PARENT = """
