@@ -44,8 +44,8 @@ bench: deps relay
 	$(PY) -m bench
 
 lint: deps
-	$(VENV)/bin/ruff check speeddata services tests bench
-	$(VENV)/bin/ruff format --check speeddata services tests bench
+	$(VENV)/bin/ruff check speeddata services tests bench examples
+	$(VENV)/bin/ruff format --check speeddata services tests bench examples
 	$(VENV)/bin/mypy
 
 clean:

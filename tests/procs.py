@@ -1,4 +1,4 @@
-"""Real processes for tests: start, wait for the readiness line, stop (SIGTERM -> wait -> SIGKILL)."""
+"""Real processes for tests: start, wait for the readiness line, stop (TERM, wait, KILL)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,9 @@ def test_default_multicast_endpoints_are_unique_and_outside_the_channel_range():
 
 
 def test_environment_overrides_and_rejects_unknown_keys(tmp_path):
-    s = load_settings(environ={"SPEEDDATA__RELAY__FLUSH_MS": "20", "SPEEDDATA_DATA_DIR": str(tmp_path)})
+    s = load_settings(
+        environ={"SPEEDDATA__RELAY__FLUSH_MS": "20", "SPEEDDATA_DATA_DIR": str(tmp_path)}
+    )
     assert s.relay.flush_ms == 20
     assert s.data_dir == tmp_path.resolve()
     with pytest.raises(SettingsError, match="relay.nope"):
