@@ -309,9 +309,11 @@ static const uint8_t *skip_bytes(const uint8_t *p)
     return p + len;
 }
 
-/* A block with a negative count is skipped whole by its byte size. */
+/* A block with a negative count is skipped whole by its byte size. Items of an array that
+ * take no bytes are not walked: blocks() accepts any count of them. */
 static const uint8_t *skip_blocks(const zr_node *n, const uint8_t *p)
 {
+    int zero_items = n->type == ZR_T_ARRAY && n->children[0]->zero_size;
     for (;;) {
         int64_t count;
         p = skip_long(p, &count);
@@ -321,6 +323,8 @@ static const uint8_t *skip_blocks(const zr_node *n, const uint8_t *p)
             p = skip_bytes(p);
             continue;
         }
+        if (zero_items)
+            continue;
         for (int64_t i = 0; i < count; i++) {
             if (n->type == ZR_T_MAP)
                 p = skip_bytes(p);

@@ -106,6 +106,13 @@ static const struct {
     {"union", ONE("['null','int','string']")},
     {"array", ONE("{'type':'array','items':'int'}")},
     {"array_null", ONE("{'type':'array','items':'null'}")},
+    {"array_null_int", "{'type':'record','name':'r','fields':[{'name':'a','type':{'type':'array',"
+                       "'items':'null'}},{'name':'v','type':'int'}]}"},
+    {"array_fixed0", "{'type':'record','name':'r','fields':[{'name':'a','type':{'type':'array',"
+                     "'items':{'type':'fixed','name':'z','size':0}}},{'name':'v','type':'int'}]}"},
+    {"array_nulls", "{'type':'record','name':'r','fields':[{'name':'a','type':{'type':'array',"
+                    "'items':{'type':'record','name':'n','fields':[{'name':'c','type':'null'}]}}},"
+                    "{'name':'v','type':'int'}]}"},
     {"map", ONE("{'type':'map','values':'string'}")},
     {"map_null", ONE("{'type':'map','values':'null'}")},
     {"nested", "{'type':'record','name':'o','fields':[{'name':'a','type':'int'},"
@@ -580,6 +587,29 @@ static void test_record_fields(void)
     check(f[0].off == 0 && f[0].len == len, "tree field span %u+%u", f[0].off, f[0].len);
 }
 
+/* Arrays of zero-size items (null, fixed of size 0, records of such fields) may declare any
+ * count the validator accepts; splitting such a record into fields must not walk the items.
+ * SIGALRM ends the test (and fails it) if it does. */
+static void test_zero_size_items(void)
+{
+    static const char *const names[] = {"array_null_int", "array_fixed0", "array_nulls"};
+    uint8_t buf[64];
+    zr_span recs[4], f[4];
+    size_t n;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        const zr_schema *s = schema(names[k]);
+        size_t len = unhex(INT64_MAX_V " " INT64_MAX_V " 00 06", buf, sizeof buf);
+        zr_reject r = zr_validate_datagram(s, NULL, buf, len, recs, 4, &n);
+        check(r == ZR_OK && n == 1, "%s: INT64_MAX items twice accepted: %s", names[k],
+              zr_reject_name(r));
+        alarm(10);
+        zr_record_fields(s, buf, f);
+        alarm(0);
+        check(f[0].off == 0 && f[0].len == 21 && f[1].off == 21 && f[1].len == 1,
+              "%s: field spans %u+%u %u+%u", names[k], f[0].off, f[0].len, f[1].off, f[1].len);
+    }
+}
+
 /* Records nested through a recursive union: ZR_MAX_DEPTH levels pass, one more does not. */
 static void test_depth(void)
 {
@@ -856,6 +886,7 @@ int main(void)
     test_truncations("list", "02 02 04 02 06 00");
     test_spans();
     test_record_fields();
+    test_zero_size_items();
     test_depth();
     test_fuzz();
     test_schema_errors();
