@@ -179,9 +179,11 @@ static int write_all(int fd, struct iovec *iov, int n)
 static void new_sync(zr_archive *a)
 {
     uint8_t *sync = a->header + a->header_len - ZR_SYNC_LEN;
-    if (getrandom(sync, ZR_SYNC_LEN, 0) == ZR_SYNC_LEN)
+    /* GRND_NONBLOCK: early in boot the entropy pool may not be ready, and the relay must not
+     * wait for it (EAGAIN falls through to the fallback). */
+    if (getrandom(sync, ZR_SYNC_LEN, GRND_NONBLOCK) == ZR_SYNC_LEN)
         return;
-    /* No entropy source: any marker unlikely to occur in the data will do. */
+    /* No entropy (yet): any marker unlikely to occur in the data will do. */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 48);
