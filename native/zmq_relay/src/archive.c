@@ -227,8 +227,10 @@ static int open_file(zr_archive *a, int64_t mono)
     int fd = create_file(a);
     if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
         err = errno;
-        if (fd >= 0)
+        if (fd >= 0) {           /* created by us, still empty: leave nothing behind */
+            unlink(a->path);
             close(fd);
+        }
         fail(a, mono, "open", err, a->path, "cannot create an archive file");
         return -1;
     }
