@@ -172,11 +172,23 @@ static int64_t div_round(__int128 sum, uint32_t n)
 /* Which window result an output record carries. */
 typedef enum which { W_MEAN, W_RMS, W_MIN, W_MAX } which;
 
-static int64_t int_result(const acc *a, which w)
+/* The root mean square, rounded, clamped to the field type's maximum: the RMS of the most
+ * negative value is one past it (2^31, 2^63), which llroundl cannot return as an int64 and an
+ * int field cannot hold. (The mean lies between the window's extremes: it never needs this.) */
+static int64_t rms_result(const acc *a, kind k)
+{
+    long double x = sqrtl(a->isq / a->count);
+    if (x >= 0x1p63L)
+        return INT64_MAX;
+    int64_t v = llroundl(x);
+    return k == K_INT && v > INT32_MAX ? INT32_MAX : v;
+}
+
+static int64_t int_result(const acc *a, kind k, which w)
 {
     switch (w) {
     case W_MEAN: return div_round(a->isum, a->count);
-    case W_RMS: return llroundl(sqrtl(a->isq / a->count));
+    case W_RMS: return rms_result(a, k);
     case W_MIN: return a->imin;
     default: return a->imax;
     }
@@ -201,7 +213,7 @@ static size_t encode_result(uint8_t *out, const field_plan *f, const acc *a, whi
     if (!a->count)
         return n;
     if (f->kind == K_INT || f->kind == K_LONG)
-        return n + zr_varint_put(out + n, int_result(a, w));
+        return n + zr_varint_put(out + n, int_result(a, f->kind, w));
     double v = real_result(a, w);
     if (f->kind == K_DOUBLE) {
         memcpy(out + n, &v, 8);

@@ -2,6 +2,7 @@
  * field (copied, int, long, float, double, nullable in both branch orders), int rounding,
  * minmax's two records, window boundaries. Expected records are encoded independently here. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,29 @@ static void test_rms(void)
     zr_decimate_destroy(d);
 }
 
+/* RMS of the most negative values is one past the type's maximum: clamped to it (an int field
+ * must stay a valid 32-bit int, a long must not overflow in llroundl). */
+static void test_rms_clamped(void)
+{
+    zr_decimator *d = make(ZR_ALG_RMS, 2);
+    zr_dec_out out[ZR_DEC_MAX_OUT];
+    vals v[2] = {
+        {1, "a", INT32_MIN, INT64_MIN, 0, 0, 0, 0, 1, INT32_MIN, 0},
+        {2, "b", INT32_MIN, INT64_MIN, 0, 0, 0, 0, 1, INT32_MIN, 0},
+    };
+    CHECK(feed(d, v, 2, out) == 1);
+    vals expect = {2, "b", INT32_MAX, INT64_MAX, 0, 0, 0, 0, 1, INT32_MAX, 0};
+    CHECK(same(&out[0], &expect));
+    vals top[2] = {
+        {1, "a", INT32_MAX, INT64_MAX, 0, 0, 0, 0, 0, 0, 0},
+        {2, "b", INT32_MAX, INT64_MAX, 0, 0, 0, 0, 0, 0, 0},
+    };
+    CHECK(feed(d, top, 2, out) == 1);
+    vals expect_top = {2, "b", INT32_MAX, INT64_MAX, 0, 0, 0, 0, 0, 0, 0};
+    CHECK(same(&out[0], &expect_top));
+    zr_decimate_destroy(d);
+}
+
 /* Windows are independent: the second window's result knows nothing of the first. */
 static void test_window_boundaries(void)
 {
@@ -292,6 +316,7 @@ int main(void)
     test_int_rounding();
     test_minmax();
     test_rms();
+    test_rms_clamped();
     test_window_boundaries();
     test_window_of_one();
     test_bad_window();
