@@ -4,14 +4,18 @@ says why in one line and exits non-zero; once ready it only stops on a signal.""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.procs import parse_logfmt, wait_until
+from tests.procs import parse_logfmt, start, wait_until
 from tests.relaytools import (
     PROBE_SCHEMA,
     encode_fastavro,
@@ -170,6 +174,33 @@ def test_second_relay_for_the_same_channel_and_data_dir_refuses(relay_binary, pr
     # the same channel in another data dir, or another channel in this one, may run
     start_relay(procs, relay_binary, tmp_path / "other")
     start_relay(procs, relay_binary, data, channel="probe2")
+
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.fixture
+def read_only_data() -> Iterator[tuple[Path, Path]]:
+    """A data dir holding run/probe.lock that the user nobody may read but not write, and a
+    schema nobody may read (pytest's own temp dirs are closed to other users)."""
+    top = Path(tempfile.mkdtemp(prefix="zr_ro_"))
+    try:
+        top.chmod(0o755)
+        data = top / "data"
+        (data / "run").mkdir(parents=True)
+        (data / "run" / "probe.lock").write_text("")
+        yield data, write_schema(top, PROBE_SCHEMA)
+    finally:
+        shutil.rmtree(top)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the relay as nobody")
+def test_read_only_data_dir_with_a_lock_file_still_locks(relay_binary, procs, read_only_data):
+    data, schema = read_only_data
+    argv = [*NOBODY, *relay_argv(relay_binary, schema, data)]
+    procs.append(start(argv))
+    line = _one_fatal_line(run_to_exit(argv))
+    assert "already relayed" in line
 
 
 def test_sigint_stops_like_sigterm(relay_binary, procs, tmp_path):

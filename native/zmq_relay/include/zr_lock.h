@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-/* Creates <data>/run if needed, takes the lock and writes our pid into the file. Returns the
+/* Creates <data>/run if needed, takes the lock and writes our pid into the file (a lock file
+ * that exists in a read-only data dir is opened read-only: locked, no pid). Returns the
  * descriptor to keep open (close-on-exec), or -1 with one line in err. */
 int zr_lock_channel(const char *data_dir, const char *channel, char *err, size_t errlen);
 

@@ -64,6 +64,14 @@ int zr_lock_channel(const char *data_dir, const char *channel, char *err, size_t
     }
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
+        /* A read-only data dir: an existing lock file locks as well read-only (flock needs
+         * no write access; the pid is then not recorded). */
+        int e = errno;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            errno = e;
+    }
+    if (fd < 0) {
         snprintf(err, errlen, "cannot take the channel lock: cannot open %s: %s", path,
                  strerror(errno));
         return -1;
