@@ -21,9 +21,14 @@ def system(tmp_path: Path, relay_binary: Path) -> System:
 
 
 def sdctl(system: System, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Runs sdctl; leading ``NAME=value`` arguments are set in its environment, as in a shell."""
+    env = dict(system.env)
+    while args and "=" in args[0] and args[0].split("=", 1)[0].isupper():
+        name, _, value = args[0].partition("=")
+        env[name], args = value, args[1:]
     return subprocess.run(
         [PY, "-m", "speeddata", *args],
-        env=system.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 
 
@@ -112,6 +117,9 @@ def test_send_demo_feeds_the_channels_through_ingest(system: System, procs: list
         (["status", "--bogus"], "No such option: --bogus"),
         (["events", "--topic", "a..b"], "empty segment"),
         (["up", "--config", "/nonexistent/x.yaml"], "cannot read config file"),
+        (["send", "demo", "--host", "nonexistent.invalid"], "cannot send to nonexistent.invalid"),
+        (["SPEEDDATA__PORTS__START=abc", "tail", "example"], "'abc'"),
+        (["SPEEDDATA__INGEST__BACKOFF_MAX_S=abc", "serve", "ingest"], "'abc'"),
     ],
 )
 def test_domain_errors_are_one_line(system: System, args: list[str], message: str) -> None:
@@ -121,6 +129,19 @@ def test_domain_errors_are_one_line(system: System, args: list[str], message: st
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sdctl: error: "), done.stderr
     assert message in lines[0]
+
+
+def test_a_reader_that_leaves_ends_sdctl_quietly(system: System, procs: list) -> None:
+    procs.append(system.start("-m", "services.bus"))
+    events = subprocess.Popen(
+        [PY, "-m", "speeddata", "events"],
+        env=system.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert events.stdout is not None and events.stderr is not None
+    assert json.loads(events.stdout.readline())["topic"] == "bus.status"
+    events.stdout.close()  # `| head -1`: the next line meets a closed pipe (bus.status, 1 Hz)
+    assert events.wait(15) == 0
+    assert events.stderr.read() == ""
 
 
 def test_help_and_python_dash_m(system: System) -> None:

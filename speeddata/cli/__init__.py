@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
 import zmq
 
 from speeddata.cli import run, send, watch
-from speeddata.cli._common import CliError
-from speeddata.config import SettingsError
+from speeddata.cli._common import CliError, reader_left
 
 _click = sys.modules[typer.BadParameter.__module__]
 """click's exceptions module (typer may carry its own copy of click)."""
@@ -41,24 +39,32 @@ app.command()(watch.status)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Runs sdctl; a domain or usage error is one line on stderr and a non-zero exit."""
+    """Runs sdctl; a domain, usage, configuration or system error is one line on stderr and a
+    non-zero exit, never a traceback. A reader that goes away (``sdctl events | head -1``)
+    ends sdctl quietly with status 0."""
     try:
         code = app(args=argv, prog_name="sdctl", standalone_mode=False)
     except CliError as e:
         _fail(str(e), e.code)
-    except (SettingsError, zmq.ZMQError) as e:
-        _fail(str(e), 1)
     except _click.ClickException as e:
-        if type(e).__name__ == "NoArgsIsHelpError" and e.ctx is not None:
+        if isinstance(e, _click.NoArgsIsHelpError) and e.ctx is not None:
             print(e.ctx.get_help(), file=sys.stderr)
             sys.exit(2)
         _fail(e.format_message(), e.exit_code)
-    except (_click.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         _fail("interrupted", 130)
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the reader left
-        sys.exit(0)
+        reader_left()
+    except (OSError, ValueError, zmq.ZMQError) as e:
+        _fail(_describe(e), 1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _describe(e: BaseException) -> str:
+    """An exception as words: an OSError's text and file name, not its errno tuple."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    return str(e) or type(e).__name__
 
 
 def _fail(message: str, code: int) -> None:

@@ -1,7 +1,10 @@
-"""What every command shares: the settings options and the one-line domain error."""
+"""What every command shares: the settings options, the one-line domain error, and output
+that ends quietly when its reader goes away."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -56,3 +59,22 @@ def settings_from(config: Path | None, data_dir: Path | None) -> Settings:
         return load_settings(config_file=config, data_dir=data_dir)
     except SettingsError as e:
         raise CliError(str(e)) from None
+
+
+def write_out(text: str) -> None:
+    """Writes ``text`` to stdout and flushes it; a reader that went away (``| head -1``)
+    ends the command quietly with status 0."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_left()
+
+
+def reader_left() -> None:
+    """Ends the command with status 0 after its stdout reader left: stdout is pointed at
+    /dev/null first, so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    raise typer.Exit(0)

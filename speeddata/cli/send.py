@@ -66,9 +66,12 @@ def demo(
             target = find_channel(settings, name)
         except ChannelError as e:
             raise CliError(str(e)) from None
-        sender = Sender(
-            target.schema, host, target.port, encoding=encoding.value, max_datagram=max_datagram
-        )
+        try:
+            sender = Sender(
+                target.schema, host, target.port, encoding=encoding.value, max_datagram=max_datagram
+            )
+        except OSError as e:
+            raise CliError(f"cannot send to {host}: {e.strerror or e}") from None
         feeds.append(DemoFeed(name, demo_records(name), sender))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

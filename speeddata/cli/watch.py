@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from typing import Annotated, Any
 
 import fastavro
@@ -21,6 +20,7 @@ from speeddata.cli._common import (
     DataDirOption,
     TimeoutOption,
     settings_from,
+    write_out,
 )
 from speeddata.cli._table import status_rows, status_table
 
@@ -117,7 +117,7 @@ def status(
         for row in rows:
             _print_json(row)
     else:
-        print(status_table(rows))
+        write_out(status_table(rows) + "\n")
 
 
 class _RecordDecoder:
@@ -170,8 +170,7 @@ def _without_logical_types(schema: Any) -> Any:
 
 
 def _print_json(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj, default=_jsonable, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    write_out(json.dumps(obj, default=_jsonable, ensure_ascii=False) + "\n")
 
 
 def _jsonable(value: Any) -> Any:
