@@ -15,6 +15,7 @@
 #include "zr_stats.h"
 
 #define ZR_MCAST_BATCH 64                /* datagrams per sendmmsg */
+#define ZR_MCAST_MAX_DATAGRAM 65507      /* largest UDP payload over IPv4 */
 
 typedef struct zr_mcast zr_mcast;
 
@@ -28,10 +29,13 @@ int zr_mcast_create(zr_mcast **out, const zr_endpoint *dest, struct in_addr ifac
 /* Queues a datagram by reference: buf must stay valid until the next zr_mcast_flush. */
 void zr_mcast_queue(zr_mcast *m, const uint8_t *buf, size_t len);
 
-/* Queues a copy of the datagram (len <= copy_bytes). */
+/* Queues a copy of the datagram. One longer than copy_bytes or ZR_MCAST_MAX_DATAGRAM (a
+ * decimated record can outgrow the datagram it came from) is counted as an error at once. */
 void zr_mcast_queue_copy(zr_mcast *m, const uint8_t *buf, size_t len);
 
-/* Sends what is queued (one sendmmsg per ZR_MCAST_BATCH datagrams). */
+/* Sends what is queued (one sendmmsg per ZR_MCAST_BATCH datagrams). A datagram the kernel
+ * refuses (EMSGSIZE...) is counted and skipped; a full socket queue (EAGAIN, ENOBUFS) drops
+ * and counts the rest of the batch. */
 void zr_mcast_flush(zr_mcast *m);
 
 /* Timer work: retries a failed socket set-up about once a second. */

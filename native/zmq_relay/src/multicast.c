@@ -82,6 +82,16 @@ static void count_errors(zr_mcast *m, size_t n, int err)
     m->last_errno = err;
 }
 
+/* A send error that holds for every datagram after it too (the socket's queue is full). */
+static int queue_full(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
+}
+
+/* sendmmsg stops at the first datagram that fails and, when it sent some before, returns
+ * their count (the next call then reports that datagram's error). A full queue drops the
+ * rest of the batch; any other error (EMSGSIZE...) concerns that datagram alone: it is
+ * counted and the batch goes on after it. */
 void zr_mcast_flush(zr_mcast *m)
 {
     size_t i = 0;
@@ -91,14 +101,19 @@ void zr_mcast_flush(zr_mcast *m)
     }
     while (i < m->n) {
         int r = sendmmsg(m->fd, m->msgs + i, (unsigned)(m->n - i), MSG_DONTWAIT);
-        if (r < 0 && errno == EINTR)
+        int err = r < 0 ? errno : EAGAIN;
+        if (r < 0 && err == EINTR)
             continue;
-        if (r <= 0) {                   /* the rest of the batch is lost, counted */
-            count_errors(m, m->n - i, r < 0 ? errno : EAGAIN);
+        if (r > 0) {
+            *m->sent += (uint64_t)r;
+            i += (size_t)r;
+        } else if (queue_full(err)) {
+            count_errors(m, m->n - i, err);
             break;
+        } else {
+            count_errors(m, 1, err);
+            i++;
         }
-        *m->sent += (uint64_t)r;
-        i += (size_t)r;
     }
     m->n = 0;
     m->copy_used = 0;
@@ -113,7 +128,7 @@ void zr_mcast_queue(zr_mcast *m, const uint8_t *buf, size_t len)
 
 void zr_mcast_queue_copy(zr_mcast *m, const uint8_t *buf, size_t len)
 {
-    if (len > m->copy_cap) {
+    if (len > m->copy_cap || len > ZR_MCAST_MAX_DATAGRAM) {
         count_errors(m, 1, EMSGSIZE);
         return;
     }
