@@ -95,7 +95,7 @@ def load_settings(
     config_path = Path(chosen).resolve() if chosen else DEFAULT_CONFIG
     if config_path != DEFAULT_CONFIG:
         _merge(values, _read_yaml(config_path), str(config_path))
-    _merge(values, _from_environment(env), "environment")
+    _merge(values, _from_environment(env, values), "environment")
     chosen_dir = data_dir or env.get("SPEEDDATA_DATA_DIR") or ROOT / "var"
     return Settings(values=values, data_dir=Path(chosen_dir).resolve(), config_file=config_path)
 
@@ -114,7 +114,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return loaded
 
 
-def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+def _from_environment(env: Mapping[str, str], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``SPEEDDATA__<SECTION>__<KEY>`` variables as sections. A value is read as YAML
+    (``20`` is a number, ``[a, b]`` a list), except for a setting whose default is text,
+    which takes the variable's text as it is."""
     found: dict[str, Any] = {}
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX):
@@ -122,16 +125,43 @@ def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
         parts = name[len(ENV_PREFIX) :].lower().split("__")
         if len(parts) != 2 or not all(parts):
             raise SettingsError(f"{name}: expected SPEEDDATA__<SECTION>__<KEY>")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = raw
-        found.setdefault(parts[0], {})[parts[1]] = value
+        section, key = parts
+        default = defaults.get(section)
+        if isinstance(default, dict) and isinstance(default.get(key), str):
+            value: Any = raw
+        else:
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                value = raw
+        found.setdefault(section, {})[key] = value
     return found
 
 
+_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "true or false"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    (list, "a list"),
+    (dict, "a mapping"),
+)
+
+
+def _check_type(name: str, default: Any, value: Any, origin: str) -> None:
+    """Raises :class:`SettingsError` unless ``value`` has the type of ``default`` (an integer
+    is a number too; a boolean is neither)."""
+    for kind, words in _KINDS:
+        if type(default) is kind:
+            ok = type(value) is kind or (kind is float and type(value) is int)
+            if not ok:
+                raise SettingsError(f"{origin}: setting {name} must be {words}, not {value!r}")
+            return
+
+
 def _merge(into: dict[str, Any], new: Mapping[str, Any], origin: str) -> None:
-    """Merges sections of `new` into `into`; unknown sections or keys are errors."""
+    """Merges sections of ``new`` into ``into``; unknown sections or keys, and values of
+    another type than their default, are errors."""
     for section, value in new.items():
         if section not in into:
             raise SettingsError(f"{origin}: unknown settings section {section!r}")
@@ -141,6 +171,8 @@ def _merge(into: dict[str, Any], new: Mapping[str, Any], origin: str) -> None:
             for key, v in value.items():
                 if key not in into[section]:
                     raise SettingsError(f"{origin}: unknown setting {section}.{key}")
+                _check_type(f"{section}.{key}", into[section][key], v, origin)
                 into[section][key] = v
         else:
+            _check_type(section, into[section], value, origin)
             into[section] = value

@@ -118,8 +118,11 @@ def test_send_demo_feeds_the_channels_through_ingest(system: System, procs: list
         (["events", "--topic", "a..b"], "empty segment"),
         (["up", "--config", "/nonexistent/x.yaml"], "cannot read config file"),
         (["send", "demo", "--host", "nonexistent.invalid"], "cannot send to nonexistent.invalid"),
-        (["SPEEDDATA__PORTS__START=abc", "tail", "example"], "'abc'"),
-        (["SPEEDDATA__INGEST__BACKOFF_MAX_S=abc", "serve", "ingest"], "'abc'"),
+        (["SPEEDDATA__PORTS__START=abc", "tail", "example"], "ports.start must be an integer"),
+        (
+            ["SPEEDDATA__INGEST__BACKOFF_MAX_S=abc", "serve", "ingest"],
+            "backoff_max_s must be a number",
+        ),
     ],
 )
 def test_domain_errors_are_one_line(system: System, args: list[str], message: str) -> None:
