@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -29,9 +30,16 @@ pytestmark = pytest.mark.timeout(90)
 EPHEMERAL = "tcp://127.0.0.1:0"
 
 
-def start_bus(procs: list[Proc], xsub: str = EPHEMERAL, xpub: str = EPHEMERAL, beats: int = 5):
+def start_bus(
+    procs: list[Proc],
+    xsub: str = EPHEMERAL,
+    xpub: str = EPHEMERAL,
+    beats: int = 5,
+    env: dict[str, str] | None = None,
+):
     argv = [sys.executable, "-m", "services.bus", "--xsub", xsub, "--xpub", xpub]
-    proc = start([*argv, "--cache-beats", str(beats)], cwd=ROOT)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPEEDDATA")}
+    proc = start([*argv, "--cache-beats", str(beats)], env={**environ, **(env or {})}, cwd=ROOT)
     procs.append(proc)
     return proc
 
@@ -341,6 +349,29 @@ def test_publisher_never_blocks_and_counts_drops(ctx: zmq.Context) -> None:
             sink.getsockopt(zmq.EVENTS)  # lets the sink attach and subscribe, reading nothing
         assert p.sent + p.dropped == p.seq
     sink.close()
+
+
+def test_a_stalled_subscriber_makes_the_proxy_count_drops(
+    procs: list[Proc], ctx: zmq.Context
+) -> None:
+    bus = start_bus(procs, env={"SPEEDDATA__BUS__HWM": "10"})
+    settings = bus_settings(bus)
+    stalled = ctx.socket(zmq.SUB)
+    stalled.setsockopt(zmq.LINGER, 0)
+    stalled.setsockopt(zmq.RCVHWM, 10)
+    stalled.setsockopt(zmq.RCVBUF, 4096)
+    stalled.setsockopt(zmq.SUBSCRIBE, b"data")
+    stalled.connect(bus.ready["xpub"])  # subscribes, then never reads
+    batch = {**data_batch("example"), "records": bytes(64 * 1024)}
+    with Publisher("relay", "example", settings, context=ctx) as pub:
+        flood = lambda: [pub.publish("data.example", batch) for _ in range(20)]  # noqa: E731
+        try:
+            with Subscriber("bus.status", settings, context=ctx) as status:
+                pump(flood, status, lambda seen: any(e.fields["forward_dropped"] for e in seen))
+        finally:
+            stalled.close()
+        with Subscriber("data.example", settings, context=ctx) as reader:
+            pump(flood, reader, bool)  # the stalled one gone, the topic flows again
 
 
 def test_cache_fills_with_no_subscriber_of_the_topic(procs: list[Proc], ctx: zmq.Context) -> None:

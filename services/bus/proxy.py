@@ -58,6 +58,13 @@ class Proxy:
         # Every subscribe and unsubscribe reaches the loop: a joining subscriber gets the
         # cache even when another already subscribed to the same prefix.
         self.xpub.setsockopt(zmq.XPUB_VERBOSER, 1)
+        # NODROP: a message that some matching subscriber's queue (at bus.hwm) cannot take is
+        # refused with EAGAIN instead of being dropped silently for that subscriber, so the
+        # proxy counts it (forward_dropped, cache_dropped) and moves on. The price: such a
+        # message goes to none of its subscribers, so a subscriber that stops reading costs
+        # the others of its topics their messages until it reads again (or its connection
+        # dies). See docs/decisions/2026-11-21-bus-last-value-cache.md.
+        self.xpub.setsockopt(zmq.XPUB_NODROP, 1)
         self.xsub_endpoint = _bind(self.xsub, settings.bus.xsub, "xsub")
         self.xpub_endpoint = _bind(self.xpub, settings.bus.xpub, "xpub")
         # The cache must hear cached topics and channel removals even with no subscriber.
