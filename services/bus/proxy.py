@@ -90,10 +90,6 @@ class Proxy:
                 self.cache.expire(now)
                 next_status = max(next_status + STATUS_INTERVAL_S, now)
 
-    def close(self) -> None:
-        self.xsub.close()
-        self.xpub.close()
-
     def _forward(self) -> None:
         now = time.monotonic()
         for _ in range(BATCH):
