@@ -282,6 +282,27 @@ def test_unwritable_data_dir_degrades_then_recovers(relay_binary, procs, tmp_pat
     assert relay.files(), "no archive file after the data dir was fixed"
 
 
+def test_unwritable_quarantine_is_reported_then_recovers(relay_binary, procs, tmp_path, bus):
+    data = tmp_path / "data"
+    data.mkdir()
+    blocker = data / "quarantine"
+    blocker.write_text("a file where the quarantine directory belongs")
+    relay = _relay(procs, relay_binary, data, bus)
+    relay.send([b"\xff" * 12, b""])
+
+    error = bus.wait(ERROR, lambda f: f["kind"] == "quarantine")
+    assert error["errno"] != 0 and error["path"] == str(blocker)
+    bad = bus.wait(STATUS, lambda f: f["quarantine_dropped"] == 2)
+    assert bad["state"] == "degraded" and "quarantine: " in bad["reason"], bad
+
+    blocker.unlink()
+    relay.send([b"\xff" * 12])
+    good = bus.wait(STATUS, lambda f: f["quarantined"] == 1)
+    assert good["state"] == "running" and good["reason"] == "", good
+    assert len(bus.of(ERROR)) == 1, "one fault, one error event"
+    assert len(relay.quarantine()) == 1
+
+
 def test_multicast_errors_are_counted_reported_and_not_fatal(
     relay_binary, procs, tmp_path, bus, groups
 ):

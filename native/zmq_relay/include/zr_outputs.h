@@ -5,10 +5,11 @@
  * faults are counted in zr_stats and reported as state=degraded with a reason.
  *
  * Wiring, in main.c's order of events:
- *   create (before the archive, so its hooks can report) -> set_archive -> per receive batch:
- *   datagram() for each valid datagram, record() for each of its records, batch_end() before
- *   the receive buffers are reused -> tick() on the timer -> file()/error() from the archive
- *   hooks -> close() once the archive is closed (a last status, state "stopping"). */
+ *   create (before the archive, so its hooks can report) -> set_archive, set_quarantine ->
+ *   per receive batch: datagram() for each valid datagram, record() for each of its records,
+ *   batch_end() before the receive buffers are reused -> tick() on the timer -> file()/error()
+ *   from the archive hooks and quarantine flushes -> close() once the archive is closed (a
+ *   last status, state "stopping"). */
 #ifndef ZR_OUTPUTS_H
 #define ZR_OUTPUTS_H
 
@@ -17,6 +18,7 @@
 
 #include "zr_archive.h"
 #include "zr_args.h"
+#include "zr_quarantine.h"
 #include "zr_schema.h"
 #include "zr_stats.h"
 
@@ -35,6 +37,9 @@ int zr_outputs_create(zr_outputs **out, const zr_config *cfg, const zr_schema *s
 /* The archive whose current file and fault the status reports (may be NULL). */
 void zr_outputs_set_archive(zr_outputs *o, const zr_archive *a);
 
+/* The quarantine whose fault the status reports (may be NULL). */
+void zr_outputs_set_quarantine(zr_outputs *o, const zr_quarantine *q);
+
 /* A valid datagram, forwarded full-rate as received. It must stay valid until batch_end. */
 void zr_outputs_datagram(zr_outputs *o, const uint8_t *buf, size_t len);
 
@@ -51,7 +56,8 @@ void zr_outputs_batch_end(zr_outputs *o, int64_t mono_ns);
  * restarted bus learns the relay's state without waiting for the next beat). */
 void zr_outputs_tick(zr_outputs *o, int64_t mono_ns);
 
-/* Archive hooks: relay.file.<channel> (opened = 1 or 0) and relay.error.<channel>. */
+/* Archive hooks: relay.file.<channel> (opened = 1 or 0) and relay.error.<channel> (also for
+ * the quarantine's faults, kind "quarantine"). */
 void zr_outputs_file(zr_outputs *o, int opened, const zr_file_info *f);
 void zr_outputs_error(zr_outputs *o, const char *kind, int err, const char *path,
                       const char *detail, int64_t bytes);

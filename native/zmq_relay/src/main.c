@@ -49,7 +49,7 @@ typedef struct relay {
     zr_span *fields;           /* schema.nfields: the fields of the record at hand */
     zr_datagram batch[ZR_UDP_BATCH];
     const char *fault;         /* the archive fault last reported, NULL while writing works */
-    int quarantine_fault;
+    int quarantine_err;        /* errno of the quarantine fault last reported, 0 when none */
     int64_t next_quarantine_flush;
     char last_error[128];      /* the archive error last printed (repeats are not printed) */
 } relay;
@@ -216,14 +216,25 @@ static void report_archive_state(relay *r)
     r->fault = fault;
 }
 
+/* Writes the quarantine; reports its fault when it starts (or its errno changes) on stderr
+ * and the bus, and when it ends on stderr (the status shows it while it lasts). */
 static void flush_quarantine(relay *r)
 {
-    int failed = zr_quarantine_flush(r->quarantine) < 0;
-    if (failed != r->quarantine_fault)
-        logline("event=%s channel=%s quarantine_dropped=%llu",
-                failed ? "quarantine_fault" : "quarantine_resumed", r->cfg.name,
+    int err = 0;
+    const char *path = NULL, *detail = NULL;
+    char v[200], p[1100];
+    zr_quarantine_flush(r->quarantine);
+    const char *fault = zr_quarantine_fault(r->quarantine, &err, &path, &detail);
+    if (fault && err != r->quarantine_err) {
+        logline("event=quarantine_fault channel=%s reason=%s path=%s quarantine_dropped=%llu",
+                r->cfg.name, lv(v, sizeof v, fault), lv(p, sizeof p, path),
                 (unsigned long long)r->stats.quarantine_dropped);
-    r->quarantine_fault = failed;
+        zr_outputs_error(r->outputs, "quarantine", err, path, detail, 0);
+    } else if (!fault && r->quarantine_err) {
+        logline("event=quarantine_resumed channel=%s quarantine_dropped=%llu", r->cfg.name,
+                (unsigned long long)r->stats.quarantine_dropped);
+    }
+    r->quarantine_err = fault ? err : 0;
 }
 
 static void on_tick(relay *r)
@@ -305,6 +316,7 @@ static void open_archive(relay *r)
     if (zr_quarantine_create(&r->quarantine, r->cfg.data_dir, r->cfg.name,
                              r->cfg.quarantine_bytes, &r->stats))
         fatal(1, "cannot set up the quarantine (out of memory)");
+    zr_outputs_set_quarantine(r->outputs, r->quarantine);
 }
 
 static void start(relay *r)

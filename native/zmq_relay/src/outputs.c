@@ -22,6 +22,7 @@ struct zr_outputs {
     const zr_schema *schema;
     zr_stats *stats;
     const zr_archive *archive;
+    const zr_quarantine *quarantine;
     zr_mcast *full, *dec;          /* NULL when the endpoint was not given */
     zr_decimator *decimator;       /* NULL when nobody takes decimated records */
     zr_bus *bus;                   /* NULL without --bus */
@@ -139,6 +140,11 @@ void zr_outputs_set_archive(zr_outputs *o, const zr_archive *a)
     o->archive = a;
 }
 
+void zr_outputs_set_quarantine(zr_outputs *o, const zr_quarantine *q)
+{
+    o->quarantine = q;
+}
+
 /* ---- the hot path ---- */
 
 void zr_outputs_datagram(zr_outputs *o, const uint8_t *buf, size_t len)
@@ -236,12 +242,17 @@ static void check_sender(zr_outputs *o, const zr_mcast *m, uint64_t *seen)
 /* Fills o->reason with every fault of the last interval ("" when there was none). */
 static void collect_faults(zr_outputs *o)
 {
-    char archive[256];
-    const char *why;
+    char text[256];
+    const char *why, *path, *detail;
+    int err;
     o->reason[0] = '\0';
     if (o->archive && (why = zr_archive_fault(o->archive))) {
-        snprintf(archive, sizeof archive, "archive: %s", why);
-        add_reason(o, archive);
+        snprintf(text, sizeof text, "archive: %s", why);
+        add_reason(o, text);
+    }
+    if (o->quarantine && (why = zr_quarantine_fault(o->quarantine, &err, &path, &detail))) {
+        snprintf(text, sizeof text, "quarantine: %s", why);
+        add_reason(o, text);
     }
     if (o->full)
         check_sender(o, o->full, &o->full_errors);

@@ -28,6 +28,11 @@ struct zr_quarantine {
     uint8_t *buf;
     size_t len;                    /* bytes buffered */
     uint64_t pending;              /* entries buffered */
+    int err;                       /* errno of the fault, 0 while writing works */
+    int write_fault;               /* the fault is a failed write (else mkdir or open) */
+    const char *fault_path;        /* q->dir or q->path */
+    const char *detail;            /* what failed, for the error event */
+    char reason[128];              /* why, for the status */
 };
 
 int zr_quarantine_create(zr_quarantine **out, const char *data_dir, const char *channel,
@@ -78,12 +83,30 @@ void zr_quarantine_add(zr_quarantine *q, int64_t rx_ns, zr_reject reason,
     q->pending++;
 }
 
+/* Records a fault: err, the path concerned, what failed and a short reason. Returns -1. */
+static int set_fault(zr_quarantine *q, int err, int writing, const char *path,
+                     const char *detail)
+{
+    q->err = err;
+    q->write_fault = writing;
+    q->fault_path = path;
+    q->detail = detail;
+    if (err == ENOSPC || err == EDQUOT)
+        snprintf(q->reason, sizeof q->reason, "disk full");
+    else
+        snprintf(q->reason, sizeof q->reason, "%s: %s", detail, strerror(err));
+    return -1;
+}
+
 static int open_file(zr_quarantine *q)
 {
-    if (zr_mkdir_p(q->dir) != 0)
-        return -1;
+    int err = zr_mkdir_p(q->dir);
+    if (err != 0)
+        return set_fault(q, err, 0, q->dir, "cannot create the quarantine directory");
     q->fd = open(q->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    return q->fd < 0 ? -1 : 0;
+    if (q->fd < 0)
+        return set_fault(q, errno, 0, q->path, "cannot open the quarantine file");
+    return 0;
 }
 
 /* Writes the whole buffer; on a short write the file is cut back to its last whole entry. */
@@ -95,25 +118,39 @@ static int write_buffer(zr_quarantine *q)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
+            int err = w < 0 ? errno : EIO;
             if (ftruncate(q->fd, (off_t)q->size) != 0)
                 q->size += done;   /* left as it is: the cap still counts those bytes */
-            return -1;
+            return set_fault(q, err, 1, q->path, "cannot write the quarantine file");
         }
         done += (size_t)w;
     }
     return 0;
 }
 
+/* Nothing to write: a fault that kept the file from opening is retried, so that it ends
+ * when its cause is gone (a write fault ends with the next write that works). */
+static int idle_flush(zr_quarantine *q)
+{
+    if (!q->err)
+        return 0;
+    if (q->write_fault || open_file(q) != 0)
+        return -1;
+    q->err = 0;
+    return 0;
+}
+
 int zr_quarantine_flush(zr_quarantine *q)
 {
     if (q->len == 0)
-        return 0;
+        return idle_flush(q);
     int r = q->fd < 0 ? open_file(q) : 0;
     if (r == 0)
         r = write_buffer(q);
     if (r == 0) {
         q->size += q->len;
         q->st->quarantined += q->pending;
+        q->err = 0;
     } else {
         q->st->quarantine_dropped += q->pending;
         if (q->fd >= 0)
@@ -123,6 +160,17 @@ int zr_quarantine_flush(zr_quarantine *q)
     q->len = 0;
     q->pending = 0;
     return r;
+}
+
+const char *zr_quarantine_fault(const zr_quarantine *q, int *err, const char **path,
+                                const char **detail)
+{
+    if (!q->err)
+        return NULL;
+    *err = q->err;
+    *path = q->fault_path;
+    *detail = q->detail;
+    return q->reason;
 }
 
 void zr_quarantine_destroy(zr_quarantine *q)

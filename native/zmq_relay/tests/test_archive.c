@@ -960,9 +960,17 @@ static void test_quarantine(void)
     write_file(path, "x", 1);
     memset(&st, 0, sizeof st);
     CHECK(zr_quarantine_create(&q, tmp, "ch", 1000, &st) == 0);
+    int err = 0;
+    const char *fpath = NULL, *detail = NULL, *why;
+    CHECK(zr_quarantine_fault(q, &err, &fpath, &detail) == NULL);
     zr_quarantine_add(q, RX0, ZR_REJ_EMPTY, dg, 0);
     CHECK(zr_quarantine_flush(q) == -1 && st.quarantine_dropped == 1);
+    why = zr_quarantine_fault(q, &err, &fpath, &detail);
+    CHECK(why && strstr(why, "directory") && err == ENOTDIR && strcmp(fpath, path) == 0);
+    CHECK(zr_quarantine_flush(q) == -1);       /* idle: retried, still failing */
     unlink(path);
+    CHECK(zr_quarantine_flush(q) == 0);        /* idle: the retry opens the file */
+    CHECK(zr_quarantine_fault(q, &err, &fpath, &detail) == NULL);
     zr_quarantine_add(q, RX0, ZR_REJ_EMPTY, dg, 0);
     CHECK(zr_quarantine_flush(q) == 0 && st.quarantined == 1);
     zr_quarantine_destroy(q);
@@ -989,8 +997,13 @@ static void test_quarantine_short_write(void)
     CHECK(zr_quarantine_flush(q) == -1);
     unlimit_file_size();
     CHECK(st.quarantined == 1 && st.quarantine_dropped == 3 && file_size(path) == 114);
+    int err = 0;
+    const char *fpath = NULL, *detail = NULL;
+    CHECK(zr_quarantine_fault(q, &err, &fpath, &detail) && err == EFBIG);
+    CHECK(zr_quarantine_flush(q) == -1);       /* a write fault lasts until a write works */
     zr_quarantine_add(q, RX0, ZR_REJ_EMPTY, dg, sizeof dg);
     CHECK(zr_quarantine_flush(q) == 0 && file_size(path) == 228);
+    CHECK(zr_quarantine_fault(q, &err, &fpath, &detail) == NULL);
     zr_quarantine_destroy(q);
     rm_tree(tmp);
 }
