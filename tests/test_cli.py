@@ -115,6 +115,7 @@ def test_send_demo_feeds_the_channels_through_ingest(system: System, procs: list
         (["send", "demo", "--rate", "-1"], "Invalid value for '--rate'"),
         (["serve", "nope"], "unknown service 'nope' (services: bus, ingest)"),
         (["status", "--bogus"], "No such option: --bogus"),
+        (["status", "--wait", "0"], "Invalid value for '--wait'"),
         (["events", "--topic", "a..b"], "empty segment"),
         (["up", "--config", "/nonexistent/x.yaml"], "cannot read config file"),
         (["send", "demo", "--host", "nonexistent.invalid"], "cannot send to nonexistent.invalid"),

@@ -90,7 +90,8 @@ def tail(
 
 def status(
     wait: Annotated[
-        float, typer.Option(min=0, help="Seconds to listen after the bus answered.")
+        float,
+        typer.Option(min=0.1, help="Seconds to listen after the bus answered (> 0)."),
     ] = 1.0,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per channel instead of a table.")
