@@ -139,12 +139,17 @@ class ArchiveFile:
 
         By default values are decoded as fastavro does (e.g. ``timestamp-millis`` becomes a
         datetime; ``timestamp-nanos`` stays an int). ``raw=True`` ignores logical types and
-        yields the stored values (ints for every timestamp), as exports want."""
+        yields the stored values (ints for every timestamp), as exports want.
+
+        The iterator reads through its own duplicate of the file descriptor, so it stays valid
+        after :meth:`close`; calling this method on a closed file raises ``ValueError``."""
+        if self._fd < 0:
+            raise ValueError(f"{self.path}: the archive file is closed")
         start = self.header.header_end if start is None else start
         end = self.complete_end if end is None else end
         self._check_range(start, end)
         text = json.dumps(_strip_logical_types(self.header.schema)) if raw else None
-        stream = _Spliced(_encode_header(self.header, text), self._fd, start, end)
+        stream = _Spliced(_encode_header(self.header, text), os.dup(self._fd), start, end)
         return cast(
             Iterator[dict[str, Any]], fastavro.reader(io.BufferedReader(stream, _READ_CHUNK))
         )
@@ -353,7 +358,8 @@ def _strip_logical_types(schema: Any) -> Any:
 
 
 class _Spliced(io.RawIOBase):
-    """A read-only stream: ``head`` bytes, then the file's bytes ``[start, end)``."""
+    """A read-only stream: ``head`` bytes, then the bytes ``[start, end)`` of the file open as
+    ``fd``, which the stream owns and closes."""
 
     def __init__(self, head: bytes, fd: int, start: int, end: int) -> None:
         super().__init__()
@@ -364,6 +370,11 @@ class _Spliced(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
 
     def readinto(self, buffer: Any) -> int:
         if self._head:

@@ -138,6 +138,22 @@ def test_records_of_a_range_of_blocks(tmp_path: Path, container: tuple[bytes, li
                 f.records(start, end)
 
 
+def test_records_stay_readable_after_close_and_a_closed_file_refuses_more(tmp_path: Path):
+    path = tmp_path / "f.avro"
+    path.write_bytes(write_container(BLOCKS)[0])
+    other = tmp_path / "other.bin"
+    other.write_bytes(b"\xff" * 4096)
+    fds_before = len(os.listdir("/proc/self/fd"))
+    with open_archive(path) as f:
+        records = f.records(raw=True)
+    with open(other, "rb"):  # may take the number of the closed descriptor
+        assert list(records) == ALL
+    with pytest.raises(ValueError, match="closed"):
+        f.records()
+    del records
+    assert len(os.listdir("/proc/self/fd")) == fds_before  # the iterator's descriptor closed
+
+
 def test_a_file_cut_at_every_byte_reads_its_complete_blocks(
     tmp_path: Path, container: tuple[bytes, list[int]]
 ):
