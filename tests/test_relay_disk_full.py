@@ -99,6 +99,11 @@ def test_full_disk_counts_unarchived_and_resumes_when_space_is_freed(
     assert int(stopped["archived"]) + int(stopped["unarchived"]) == sent
     assert events(relay.proc, "archive_fault") and events(relay.proc, "archive_resumed")
 
+    files = [str(p) for p in relay.files()]
+    assert stopped["files"] == str(len(files)), "a file was counted that does not exist"
+    assert [e["path"] for e in events(relay.proc, "file_opened")] == files
+    assert [e["path"] for e in events(relay.proc, "file_closed")] == files
+
     counters = []
     for p in relay.files():
         counters += [r["counter"] for r in assert_three_readers_agree(p)]

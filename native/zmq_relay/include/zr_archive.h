@@ -22,6 +22,9 @@ typedef struct zr_file_info {
 
 typedef struct zr_archive_hooks {
     void *ctx;
+    /* A file is opened by a record, and announced once its first block is written (info as
+     * opened: header only); only an announced file is closed with file_closed. A file whose
+     * first block fails is removed with no event (and not counted in stats->files). */
     void (*file_opened)(void *ctx, const zr_file_info *f);
     void (*file_closed)(void *ctx, const zr_file_info *f);
     /* A runtime fault: what ("open", "write", "mkdir", "repair", ...), errno (0 when none),
@@ -59,8 +62,8 @@ int zr_archive_create(zr_archive **out, const zr_archive_config *cfg,
 void zr_archive_append(zr_archive *a, int64_t mono_ns, int64_t rx_ns, int64_t dev,
                        const uint8_t *rec, size_t len);
 
-/* Timer work: writes a block older than flush_ns, rotates by time, retries (about once a
- * second) to open a new file after a write error. */
+/* Timer work: writes a block older than flush_ns, rotates by time, and about a second after
+ * a write error ends the broken state (the next record then opens a new file). */
 void zr_archive_tick(zr_archive *a, int64_t mono_ns);
 
 /* Writes the pending block and closes the current file (SIGTERM, or before exit). */

@@ -2,7 +2,8 @@
  * <data>/archive/<channel>/<channel>-<UTC start>-<seq>.avro (see zr_archive.h and the
  * "Archive" section of ARCHITECTURE.md). One block buffer, allocated at create; a block is
  * written with one writev. A failed write cuts the file back to its last complete block,
- * closes it, and the writer retries with a new file about once a second. */
+ * closes it, and drops records for about a second; then the next record opens a new file.
+ * A file is announced (counted, opened event) once its first block is written. */
 #include "zr_archive.h"
 
 #include <dirent.h>
@@ -246,22 +247,28 @@ static int open_file(zr_archive *a, int64_t mono)
     a->open_mono = mono;
     a->info = (zr_file_info){a->path, 0, a->header_len, ZR_NO_TIME, ZR_NO_TIME,
                              ZR_NO_TIME, ZR_NO_TIME};
+    return 0;
+}
+
+/* The file's first block is written: from now on it exists for good, so it is counted and
+ * its opened event goes out (with the file as it was opened: header only). */
+static void announce_file(zr_archive *a)
+{
     a->st->files++;
     a->st->archive_bytes += a->header_len;
     if (a->hooks.file_opened)
         a->hooks.file_opened(a->hooks.ctx, &a->info);
-    return 0;
 }
 
-/* Closes the file being written. A file that got no record (opened by a retry that no
- * record followed) is removed: the archive holds no empty files. */
+/* Closes the file being written. A file without a complete block (its first block failed)
+ * was never announced: it is removed without a trace (the archive holds no empty files). */
 static void close_file(zr_archive *a)
 {
     if (a->fd < 0)
         return;
     if (a->info.records == 0)
         unlink(a->path);
-    if (a->hooks.file_closed)
+    else if (a->hooks.file_closed)
         a->hooks.file_closed(a->hooks.ctx, &a->info);
     close(a->fd);
     a->fd = -1;
@@ -319,6 +326,8 @@ static void write_block(zr_archive *a, int64_t mono)
         block_failed(a, mono, err);
         return;
     }
+    if (a->info.records == 0)
+        announce_file(a);
     merge_block_info(a);
     a->info.bytes += total;
     a->st->archived += (uint64_t)a->block_count;
@@ -505,10 +514,8 @@ void zr_archive_append(zr_archive *a, int64_t mono_ns, int64_t rx_ns, int64_t de
 void zr_archive_tick(zr_archive *a, int64_t mono_ns)
 {
     if (a->broken) {
-        if (mono_ns - a->retry_mono >= 0) {
-            a->broken = 0;
-            open_file(a, mono_ns);
-        }
+        if (mono_ns - a->retry_mono >= 0)
+            a->broken = 0;       /* the next record opens a file (the fault stays till then) */
         return;
     }
     if (a->block_count && mono_ns - a->block_mono >= a->flush_ns)

@@ -476,12 +476,13 @@ static void test_flush_by_age(void)
     for (int i = 0; i < 3; i++)
         append_n(a, 10 * MS + i, i);
     snprintf(path, sizeof path, "%s", zr_archive_current(a));
-    CHECK(ev.opened == 1);
+    CHECK(ev.opened == 0 && st.files == 0);     /* announced with its first block */
     zr_archive_tick(a, 10 * MS + cfg.flush_ns - 1);
     readback *rb = read_back(path, NULL);
     CHECK(rb->header == ZR_CW_OK && rb->nblocks == 0 && rb->size == rb->header_end);
     CHECK(st.archived == 0);
     zr_archive_tick(a, 10 * MS + cfg.flush_ns);
+    CHECK(ev.opened == 1 && st.files == 1);
     rb->nrecs = 0;
     read_back(path, rb);
     CHECK(rb->nblocks == 1 && rb->end == rb->size);
@@ -553,9 +554,9 @@ static void test_rotate_by_time(void)
     append_n(a, 500 * MS, 1);
     zr_archive_tick(a, 600 * MS);
     append_n(a, 1100 * MS, 2);   /* the file opened at 100 ms is 1 s old: rotate */
-    CHECK(ev.opened == 2 && ev.closed == 1 && ev.closed_info[0].records == 2);
+    CHECK(ev.opened == 1 && ev.closed == 1 && ev.closed_info[0].records == 2);
     zr_archive_tick(a, 2000 * MS);
-    CHECK(ev.closed == 1);
+    CHECK(ev.opened == 2 && ev.closed == 1);
     zr_archive_tick(a, 2100 * MS);   /* the second file is 1 s old: closed by the timer */
     CHECK(ev.closed == 2 && ev.closed_info[1].records == 1);
     CHECK(zr_archive_current(a) == NULL);
@@ -764,7 +765,8 @@ static void unlimit_file_size(void)
 }
 
 /* A file size limit makes a block write short (then EFBIG): the file is cut back to its
- * last complete block and closed, records are counted, a retry opens a new file. */
+ * last complete block and closed, records are counted; after the retry delay the next record
+ * opens a new file. A file whose first block fails is removed with no event, uncounted. */
 static void test_short_write(void)
 {
     char tmp[64], dir[PATH_MAX], names[16][PATH_MAX];
@@ -792,6 +794,7 @@ static void test_short_write(void)
     CHECK(rb->end == rb->size && rb->size <= 4000 && (int64_t)rb->size == file_size(ev.error_path[0]));
     CHECK(ev.closed_info[0].bytes == rb->size && ev.closed_info[0].records == rb->nrecs);
     check_in_order(rb, 0, (size_t)n - 30);
+    uint64_t rb_header_end = rb->header_end;
     rb_free(rb);
 
     for (int i = 0; i < 10; i++)     /* while broken: counted, not kept */
@@ -799,28 +802,41 @@ static void test_short_write(void)
     CHECK(st.unarchived == 40);
     zr_archive_tick(a, mono + 500 * MS);
     CHECK(zr_archive_current(a) == NULL && ev.opened == 1);
-
-    limit_file_size(100);            /* the retry cannot even write a header */
-    zr_archive_tick(a, mono + 1000 * MS);
-    unlimit_file_size();
+    zr_archive_tick(a, mono + 1000 * MS);      /* the retry opens nothing by itself */
     snprintf(dir, sizeof dir, "%s/archive/ch", tmp);
+    CHECK(zr_archive_current(a) == NULL && ev.opened == 1 && list_avro(dir, names, 16) == 1);
+
+    limit_file_size(100);            /* the next record's file cannot even take a header */
+    append_n(a, mono + 1000 * MS, n++);
+    unlimit_file_size();
     CHECK(ev.errors == 2 && ev.err[1] == EFBIG && zr_archive_current(a) == NULL);
     CHECK(list_avro(dir, names, 16) == 1);     /* the new file was removed */
-    CHECK(zr_archive_fault(a) != NULL);
+    CHECK(st.unarchived == 41 && zr_archive_fault(a) != NULL);
 
-    zr_archive_tick(a, mono + 1500 * MS);
-    CHECK(zr_archive_current(a) == NULL);
-    zr_archive_tick(a, mono + 2000 * MS);      /* writing works again */
-    CHECK(zr_archive_current(a) != NULL && ev.opened == 2);
-    CHECK(zr_archive_fault(a) != NULL);        /* until a block is written */
-    int32_t resumed = n;
+    /* The header fits but the first block does not: the file goes without an event. */
+    zr_archive_tick(a, mono + 2000 * MS);
+    limit_file_size(rb_header_end + 10);
     for (int i = 0; i < 5; i++)
         append_n(a, mono + 2000 * MS, n++);
-    zr_archive_tick(a, mono + 2100 * MS);
-    CHECK(zr_archive_fault(a) == NULL);
+    CHECK(zr_archive_current(a) != NULL);
+    zr_archive_tick(a, mono + 2000 * MS + cfg.flush_ns);
+    unlimit_file_size();
+    CHECK(ev.errors == 3 && ev.err[2] == EFBIG && zr_archive_current(a) == NULL);
+    CHECK(ev.opened == 1 && ev.closed == 1 && st.files == 1 && st.unarchived == 46);
+    CHECK(list_avro(dir, names, 16) == 1);
+
+    zr_archive_tick(a, mono + 3500 * MS);      /* writing works again */
+    CHECK(zr_archive_current(a) == NULL && zr_archive_fault(a) != NULL);
+    int32_t resumed = n;
+    for (int i = 0; i < 5; i++)
+        append_n(a, mono + 3500 * MS, n++);
+    CHECK(zr_archive_current(a) != NULL && zr_archive_fault(a) != NULL); /* till a block */
+    zr_archive_tick(a, mono + 3600 * MS);
+    CHECK(zr_archive_fault(a) == NULL && ev.opened == 2 && st.files == 2);
     zr_archive_close(a);
     zr_archive_destroy(a);
     CHECK(st.archived + st.unarchived == (uint64_t)n);
+    CHECK(ev.closed == 2 && st.files == 2);
     int nfiles;
     rb = read_dir(dir, &nfiles);
     CHECK(nfiles == 2 && rb->nrecs == st.archived);
@@ -830,7 +846,7 @@ static void test_short_write(void)
 }
 
 /* An archive dir that cannot be created: counted and reported, retried, then works. The
- * file a retry opens is removed when it closes without a record. */
+ * retry itself opens no file: the next record does. */
 static void test_mkdir_fault(void)
 {
     char tmp[64], blocker[PATH_MAX], dir[PATH_MAX], names[8][PATH_MAX];
@@ -848,16 +864,16 @@ static void test_mkdir_fault(void)
     unlink(blocker);
     zr_archive_tick(a, 900 * MS);
     CHECK(zr_archive_current(a) == NULL);
-    zr_archive_tick(a, 1000 * MS);
-    CHECK(zr_archive_current(a) != NULL && ev.opened == 1);
-    zr_archive_close(a);             /* no record came: the file goes */
+    zr_archive_tick(a, 1000 * MS);   /* the retry opens no file: no record came */
+    zr_archive_close(a);
     snprintf(dir, sizeof dir, "%s/archive/ch", tmp);
-    CHECK(ev.closed == 1 && ev.closed_info[0].records == 0);
+    CHECK(zr_archive_current(a) == NULL && ev.opened == 0 && ev.closed == 0 && st.files == 0);
     CHECK(list_avro(dir, names, 8) == 0);
     CHECK(zr_archive_fault(a) != NULL);
     append_n(a, 2000 * MS, 2);
     zr_archive_close(a);
     CHECK(zr_archive_fault(a) == NULL && st.archived == 1);
+    CHECK(ev.opened == 1 && ev.closed == 1 && ev.closed_info[0].records == 1 && st.files == 1);
     zr_archive_destroy(a);
     int nfiles;
     readback *rb = read_dir(dir, &nfiles);
