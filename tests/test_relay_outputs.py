@@ -170,7 +170,8 @@ def test_file_events_match_the_files_on_disk(relay_binary, procs, tmp_path, bus)
     relay.send(_grams(records))
     relay.wait_archived(len(records))
     relay.stop()
-    last = bus.wait(STATUS, lambda f: f["state"] == "stopping")
+    last = bus.wait(STATUS, lambda f: f["reason"] == "stopping")
+    assert last["state"] == "running"
 
     files = relay.files()
     assert len(files) >= 3, "rotation by size should have made several files"
@@ -247,7 +248,7 @@ def test_relay_exits_when_its_parent_dies(relay_binary, procs, tmp_path, bus):
         bus.wait(STATUS)
         os.kill(parent.pid, signal.SIGKILL)
         wait_until(lambda: _gone(relay_pid), what="the relay to exit after its parent died")
-        bus.wait(STATUS, lambda f: f["state"] == "stopping")
+        bus.wait(STATUS, lambda f: f["reason"].startswith("stopping"))
     finally:
         if not _gone(relay_pid):
             os.kill(relay_pid, signal.SIGKILL)
@@ -323,6 +324,8 @@ def test_multicast_errors_are_counted_reported_and_not_fatal(
     assert full.extra(0.2) == []
     stopped = relay.stop()
     assert (stopped["archived"], stopped["mcast_errors"], stopped["forwarded"]) == ("20", "20", "0")
+    last = bus.wait(STATUS, lambda f: f["reason"].startswith("stopping"))
+    assert last["state"] == "degraded" and last["reason"].startswith("stopping; multicast "), last
 
 
 def _data_until(sub: Subscriber, enough: Callable[[list[dict[str, Any]]], bool]) -> list[Any]:

@@ -20,12 +20,12 @@ typedef struct zr_ev_head {
 
 /* RelayState symbols, in schema order. */
 typedef enum zr_relay_state {
-    ZR_STATE_RUNNING, ZR_STATE_DEGRADED, ZR_STATE_STOPPING
+    ZR_STATE_RUNNING, ZR_STATE_DEGRADED
 } zr_relay_state;
 
 typedef struct zr_ev_status {
     zr_relay_state state;
-    const char *reason;        /* "" when running */
+    const char *reason;        /* "" when running; starts with "stopping" in the last status */
     const zr_stats *stats;     /* every counter; rejected as a map keyed by zr_reject_name */
     double rate, record_rate;  /* datagrams and valid records per second, last interval */
     const char *current_file;  /* or NULL */

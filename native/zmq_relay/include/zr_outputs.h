@@ -9,7 +9,7 @@
  *   per receive batch: datagram() for each valid datagram, record() for each of its records,
  *   batch_end() before the receive buffers are reused -> tick() on the timer -> file()/error()
  *   from the archive hooks and quarantine flushes -> close() once the archive is closed (a
- *   last status, state "stopping"). */
+ *   last status, reason "stopping"). */
 #ifndef ZR_OUTPUTS_H
 #define ZR_OUTPUTS_H
 
@@ -62,7 +62,8 @@ void zr_outputs_file(zr_outputs *o, int opened, const zr_file_info *f);
 void zr_outputs_error(zr_outputs *o, const char *kind, int err, const char *path,
                       const char *detail, int64_t bytes);
 
-/* Flushes everything and publishes the last status (state "stopping"). */
+/* Flushes everything and publishes the last status: state running or degraded as ever, its
+ * reason "stopping" (then "; " and the faults, if any). */
 void zr_outputs_close(zr_outputs *o, int64_t mono_ns);
 
 void zr_outputs_destroy(zr_outputs *o);

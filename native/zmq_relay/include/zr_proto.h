@@ -15,6 +15,6 @@
 #define ZR_FP_RELAY_FILE {0x6a, 0xcf, 0x4e, 0x42, 0x34, 0xbd, 0x97, 0xf7}
 
 /* RelayStatus: source, seq, time, channel, state, reason, received, bytes, records, rejected, kernel_drops, archived, unarchived, archive_bytes, files, quarantined, quarantine_dropped, forwarded, decimated, mcast_errors, bus_dropped, rate, record_rate, current_file, started */
-#define ZR_FP_RELAY_STATUS {0x21, 0x31, 0xae, 0x72, 0x9e, 0xa0, 0x57, 0x2d}
+#define ZR_FP_RELAY_STATUS {0xb4, 0xab, 0xfb, 0x8d, 0x55, 0xef, 0x68, 0x55}
 
 #endif

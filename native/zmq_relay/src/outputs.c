@@ -239,13 +239,15 @@ static void check_sender(zr_outputs *o, const zr_mcast *m, uint64_t *seen)
                                               NULL, 0));
 }
 
-/* Fills o->reason with every fault of the last interval ("" when there was none). */
-static void collect_faults(zr_outputs *o)
+/* Fills o->reason with every fault of the last interval ("" when there was none), after
+ * "stopping" in the last status. Returns 1 when there was a fault. */
+static int collect_faults(zr_outputs *o, int stopping)
 {
     char text[256];
     const char *why, *path, *detail;
     int err;
-    o->reason[0] = '\0';
+    snprintf(o->reason, sizeof o->reason, "%s", stopping ? "stopping" : "");
+    size_t mark = strlen(o->reason);
     if (o->archive && (why = zr_archive_fault(o->archive))) {
         snprintf(text, sizeof text, "archive: %s", why);
         add_reason(o, text);
@@ -260,15 +262,18 @@ static void collect_faults(zr_outputs *o)
         check_sender(o, o->dec, &o->dec_errors);
     if (o->bus && (why = zr_bus_take_fault(o->bus)))
         add_reason(o, why);
+    return strlen(o->reason) > mark;
 }
 
+/* The status: running or degraded (the contract's two states); the last one, as the relay
+ * stops, says so in its reason. */
 static void publish_status(zr_outputs *o, int64_t mono_ns, int stopping)
 {
     const zr_stats *s = o->stats;
     double dt = (double)(mono_ns - o->last_status) / 1e9;
-    collect_faults(o);
+    int faults = collect_faults(o, stopping);
     zr_ev_status st = {
-        .state = stopping ? ZR_STATE_STOPPING : o->reason[0] ? ZR_STATE_DEGRADED : ZR_STATE_RUNNING,
+        .state = faults ? ZR_STATE_DEGRADED : ZR_STATE_RUNNING,
         .reason = o->reason,
         .stats = s,
         .rate = dt > 0 ? (double)(s->received - o->last.received) / dt : 0,
