@@ -177,6 +177,7 @@ class Relay(Receiver):
     (one listener on the full-rate group), bus events (heard by a SUB socket)."""
 
     key, label = "relay", "zmq_relay"
+    decimate, algorithm, mcast_dec = 10, "mean", True  # the decimated output's settings
 
     def start(self) -> None:
         if not tools.RELAY.exists():
@@ -189,14 +190,16 @@ class Relay(Receiver):
         self.pid = self.proc.pid
 
     def argv(self, group: str) -> list[str]:
-        return [
+        argv = [
             str(tools.RELAY), "--name", CHANNEL, "--port", "0", "--schema", str(tools.SCHEMA),
             "--data-dir", str(self.tmp / "data"), "--time-field", "time",
-            "--mcast-full", group, "--mcast-dec", tools.random_group(),
-            "--mcast-if", "127.0.0.1", "--mcast-ttl", "0", "--decimate", "10",
-            "--algorithm", "mean", "--bus", self.status.endpoint, "--rcvbuf", str(self.rcvbuf),
-            "--die-with-parent",
+            "--mcast-full", group, "--mcast-if", "127.0.0.1", "--mcast-ttl", "0",
+            "--decimate", str(self.decimate), "--algorithm", self.algorithm,
+            "--bus", self.status.endpoint, "--rcvbuf", str(self.rcvbuf), "--die-with-parent",
         ]  # fmt: skip
+        if self.mcast_dec:
+            argv += ["--mcast-dec", tools.random_group()]
+        return argv
 
     def ports(self) -> list[int]:
         return [self.port, self.group_port]
@@ -227,4 +230,27 @@ class Relay(Receiver):
         return total
 
 
+class RelayDownsample(Relay):
+    key, label = "relay_downsample", "decimate 10, downsample"
+    algorithm = "downsample"
+
+
+class RelayNoDecimatedGroup(Relay):
+    key, label = "relay_no_dec_group", "decimate 10, mean, no decimated group"
+    mcast_dec = False
+
+
+class RelayDecimate1(Relay):
+    key, label = "relay_decimate1", "decimate 1 (every record decimated)"
+    decimate = 1
+
+
 ALL: tuple[type[Receiver], ...] = (Sink, CopyRelay, Socat, SocatRcvbuf, Relay)
+RELAY_VARIANTS: tuple[type[Receiver], ...] = (
+    Relay,
+    RelayDownsample,
+    RelayNoDecimatedGroup,
+    RelayDecimate1,
+    CopyRelay,
+)
+"""Where the relay's CPU goes: its outputs switched one at a time (and the copy relay)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.receivers import Receiver
 from bench.summary import Figures, achieved_at, loss_at
 from bench.sweep import Case, Run
 
@@ -31,7 +30,6 @@ class Context:
     repeats: int
     ms: int
     rcvbuf: int
-    kinds: Sequence[type[Receiver]]
 
 
 def render(ctx: Context, results: Sequence[CaseResult]) -> str:
@@ -136,8 +134,8 @@ def _verdict(ok: bool) -> str:
 
 def _case(ctx: Context, res: CaseResult) -> list[str]:
     case, figs = res.case, res.figures
-    keys = [k.key for k in ctx.kinds if k.key in figs]
-    labels = {k.key: k.label for k in ctx.kinds}
+    keys = [k.key for k in case.kinds if k.key in figs]
+    labels = {k.key: k.label for k in case.kinds}
     head = "| | " + " | ".join(labels[k] for k in keys) + " |"
     rule = "| --- |" + " --- |" * len(keys)
     rows = [f"## {case.title}", "", head, rule]

@@ -7,7 +7,6 @@ import dataclasses
 import json
 from pathlib import Path
 
-from bench.receivers import ALL
 from bench.report import CaseResult, Context
 from bench.summary import figures
 from bench.sweep import Case, Run
@@ -15,9 +14,7 @@ from bench.sweep import Case, Run
 
 def save(path: Path, ctx: Context, runs: dict[str, list[Run]]) -> None:
     doc = {
-        "context": {
-            f.name: getattr(ctx, f.name) for f in dataclasses.fields(ctx) if f.name != "kinds"
-        },
+        "context": dataclasses.asdict(ctx),
         "runs": {
             key: [dataclasses.asdict(r) for r in case_runs] for key, case_runs in runs.items()
         },
@@ -30,7 +27,7 @@ def load(path: Path) -> tuple[Context, dict[str, list[Run]]]:
     """Reads a file written by `save`; ValueError when it is not one."""
     try:
         doc = json.loads(path.read_text())
-        ctx = Context(**doc["context"], kinds=ALL)
+        ctx = Context(**doc["context"])
         runs = {key: [Run(**r) for r in rs] for key, rs in doc["runs"].items()}
     except (KeyError, TypeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: not a bench results file ({e})") from None
@@ -43,6 +40,8 @@ def summarize(ctx: Context, cases: list[Case], runs: dict[str, list[Run]]) -> li
     for case in cases:
         if case.key in runs:
             mine = runs[case.key]
-            figs = {k.key: figures(case, k.key, mine, ctx.repeats, case.ref_rate) for k in ALL}
+            figs = {
+                k.key: figures(case, k.key, mine, ctx.repeats, case.ref_rate) for k in case.kinds
+            }
             out.append(CaseResult(case, mine, figs))
     return out

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench import tools
-from bench.receivers import Load, Outcome, Receiver
+from bench.receivers import ALL, Load, Outcome, Receiver
 
 LOSSY_STREAK = 2
 """A receiver leaves the sweep after this many rates in a row at which every repeat lost."""
@@ -24,6 +23,7 @@ class Case:
     load: Load
     rates: tuple[int, ...]
     ref_rate: int  # datagrams/s at which CPU per record is compared
+    kinds: tuple[type[Receiver], ...] = ALL
 
 
 @dataclass
@@ -112,11 +112,10 @@ def _record(run: Run, outcome: Outcome) -> None:
     run.status = outcome.status
 
 
-def sweep(
-    case: Case, kinds: Sequence[type[Receiver]], repeats: int, rcvbuf: int, ms: int
-) -> list[Run]:
+def sweep(case: Case, repeats: int, rcvbuf: int, ms: int) -> list[Run]:
     """Every rate of the case, ascending; at each rate every repeat of every receiver still in
     the sweep, interleaved so that slow drifts of the machine hit all receivers alike."""
+    kinds = case.kinds
     runs: list[Run] = []
     streak = {k.key: 0 for k in kinds}
     for rate in case.rates:
