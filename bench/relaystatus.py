@@ -26,6 +26,7 @@ class StatusListener:
         self.endpoint: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.latest: dict[str, Any] | None = None
         self.events = 0
+        self._last_at = 0.0
         self._quit = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -42,17 +43,15 @@ class StatusListener:
                 continue
             self.latest = fields
             self.events += 1
+            self._last_at = time.monotonic()
 
-    def wait_final(self, timeout: float = 2.0) -> dict[str, Any] | None:
-        """The relay's last status (state `stopping`, sent on SIGTERM) if it comes in time,
-        else the newest one heard (None if none)."""
+    def wait_final(self, quiet: float = 0.2, timeout: float = 2.0) -> dict[str, Any] | None:
+        """The relay's last status, once the relay has exited: the newest event after none
+        came for `quiet` seconds (at most `timeout`); None if none was heard."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self._stopping():
-            time.sleep(0.05)
+        while time.monotonic() < deadline and time.monotonic() - self._last_at < quiet:
+            time.sleep(0.02)
         return self.latest
-
-    def _stopping(self) -> bool:
-        return self.latest is not None and self.latest.get("state") == "stopping"
 
     def close(self) -> None:
         self._quit.set()
