@@ -20,6 +20,7 @@
 
 #include "zr_args.h"
 #include "zr_schema.h"
+#include "zr_validate.h"
 #include "zr_varint.h"
 
 #define ZR_DEC_MAX_RECORD 65536 /* largest input record (a UDP datagram's payload) */
@@ -44,9 +45,18 @@ int zr_decimate_create(zr_decimator **out, const zr_schema *s, zr_algorithm algo
                        char *err, size_t errlen);
 
 /* Feeds one record that zr_validate_datagram accepted (len <= ZR_DEC_MAX_RECORD) with its
- * receive time. Returns how many decimated records it completed (0..ZR_DEC_MAX_OUT), in out. */
-size_t zr_decimate_push(zr_decimator *d, const uint8_t *rec, size_t len, int64_t rx_ns,
-                        zr_dec_out out[ZR_DEC_MAX_OUT]);
+ * receive time. `fields` are its top-level field spans (zr_record_fields), valid until the
+ * next push, or NULL: then the decimator locates them itself when it needs them. Returns how
+ * many decimated records it completed (0..ZR_DEC_MAX_OUT), in out. */
+size_t zr_decimate_push(zr_decimator *d, const uint8_t *rec, size_t len, const zr_span *fields,
+                        int64_t rx_ns, zr_dec_out out[ZR_DEC_MAX_OUT]);
+
+/* 1 when push reads the record's fields (every algorithm but downsample): a caller that has
+ * them anyway passes them, else it may pass NULL. */
+int zr_decimate_needs_fields(const zr_decimator *d);
+
+/* Drops the window in progress: the next record starts a new one. */
+void zr_decimate_reset(zr_decimator *d);
 
 void zr_decimate_destroy(zr_decimator *d);
 

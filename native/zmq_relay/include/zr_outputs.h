@@ -21,6 +21,7 @@
 #include "zr_quarantine.h"
 #include "zr_schema.h"
 #include "zr_stats.h"
+#include "zr_validate.h"
 
 #define ZR_DATA_FLUSH_NS (10 * 1000000LL)   /* data.<channel> batches wait at most this long */
 #define ZR_STATUS_NS 1000000000LL           /* relay.status period */
@@ -43,9 +44,14 @@ void zr_outputs_set_quarantine(zr_outputs *o, const zr_quarantine *q);
 /* A valid datagram, forwarded full-rate as received. It must stay valid until batch_end. */
 void zr_outputs_datagram(zr_outputs *o, const uint8_t *buf, size_t len);
 
-/* A valid record: fed to the decimator; its outputs go to the decimated group and data.<ch>. */
+/* 1 when zr_outputs_record would locate the record's fields (it decimates now, by an
+ * algorithm that reads them): the caller that locates them anyway passes them on. */
+int zr_outputs_wants_fields(const zr_outputs *o);
+
+/* A valid record, with its field spans (zr_record_fields) or NULL: fed to the decimator while
+ * its outputs go somewhere (the decimated group, or data.<ch> while the bus subscribes). */
 void zr_outputs_record(zr_outputs *o, int64_t mono_ns, int64_t rx_ns, const uint8_t *rec,
-                       size_t len);
+                       size_t len, const zr_span *fields);
 
 /* End of a receive batch: sends the queued multicast datagrams, and the data batch when it is
  * ZR_DATA_FLUSH_NS old. */

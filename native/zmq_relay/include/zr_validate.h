@@ -48,4 +48,8 @@ zr_reject zr_validate_datagram(const zr_schema *s, const uint8_t *fingerprint,
  * fields[i] receives field i's bytes (offsets relative to `rec`). No checks: input is valid. */
 void zr_record_fields(const zr_schema *s, const uint8_t *rec, zr_span *fields);
 
+/* The bytes of top-level field `index` (< s->nfields) alone: walks the fields before it and
+ * stops there (the device time of a record without splitting all of it). Same rules. */
+void zr_record_field(const zr_schema *s, const uint8_t *rec, size_t index, zr_span *span);
+
 #endif

@@ -32,11 +32,10 @@ typedef struct acc {
     double dmin, dmax;
 } acc;
 
-/* A record with its field spans (the first record of a minmax window is kept as a copy). */
+/* A record with its field spans. */
 typedef struct held {
-    uint8_t *buf;
     const uint8_t *rec;
-    zr_span *spans;
+    const zr_span *spans;
     int64_t rx_ns;
 } held;
 
@@ -47,6 +46,9 @@ struct zr_decimator {
     field_plan *plan;
     acc *accs;
     held cur, first;
+    zr_span *spans;                    /* the record's spans when the caller gives none */
+    uint8_t *first_buf;                /* minmax: a copy of the window's first record */
+    zr_span *first_spans;              /* ... and of its spans */
     uint8_t *outbuf[ZR_DEC_MAX_OUT];
 };
 
@@ -91,13 +93,13 @@ int zr_decimate_create(zr_decimator **out, const zr_schema *s, zr_algorithm algo
     if (d) {
         d->plan = calloc(nf, sizeof *d->plan);
         d->accs = calloc(nf, sizeof *d->accs);
-        d->cur.spans = calloc(nf, sizeof(zr_span));
-        d->first.spans = calloc(nf, sizeof(zr_span));
-        d->first.buf = malloc(ZR_DEC_MAX_RECORD);
+        d->spans = calloc(nf, sizeof(zr_span));
+        d->first_spans = calloc(nf, sizeof(zr_span));
+        d->first_buf = malloc(ZR_DEC_MAX_RECORD);
         for (int i = 0; i < ZR_DEC_MAX_OUT; i++)
             d->outbuf[i] = malloc(outcap);
     }
-    if (!d || !d->plan || !d->accs || !d->cur.spans || !d->first.spans || !d->first.buf ||
+    if (!d || !d->plan || !d->accs || !d->spans || !d->first_spans || !d->first_buf ||
         !d->outbuf[0] || !d->outbuf[1]) {
         zr_decimate_destroy(d);
         return fail(err, errlen, "out of memory");
@@ -118,9 +120,9 @@ void zr_decimate_destroy(zr_decimator *d)
         return;
     free(d->plan);
     free(d->accs);
-    free(d->cur.spans);
-    free(d->first.spans);
-    free(d->first.buf);
+    free(d->spans);
+    free(d->first_spans);
+    free(d->first_buf);
     for (int i = 0; i < ZR_DEC_MAX_OUT; i++)
         free(d->outbuf[i]);
     free(d);
@@ -251,13 +253,23 @@ static size_t emit_window(zr_decimator *d, zr_dec_out out[ZR_DEC_MAX_OUT])
     } else {
         out[0] = build(d, 0, &d->cur, d->algo == ZR_ALG_MEAN ? W_MEAN : W_RMS);
     }
-    memset(d->accs, 0, d->schema->nfields * sizeof *d->accs);
-    d->pos = 0;
+    zr_decimate_reset(d);
     return n;
 }
 
-size_t zr_decimate_push(zr_decimator *d, const uint8_t *rec, size_t len, int64_t rx_ns,
-                        zr_dec_out out[ZR_DEC_MAX_OUT])
+int zr_decimate_needs_fields(const zr_decimator *d)
+{
+    return d->algo != ZR_ALG_DOWNSAMPLE;
+}
+
+void zr_decimate_reset(zr_decimator *d)
+{
+    memset(d->accs, 0, d->schema->nfields * sizeof *d->accs);
+    d->pos = 0;
+}
+
+size_t zr_decimate_push(zr_decimator *d, const uint8_t *rec, size_t len, const zr_span *fields,
+                        int64_t rx_ns, zr_dec_out out[ZR_DEC_MAX_OUT])
 {
     if (d->algo == ZR_ALG_DOWNSAMPLE) {
         uint32_t pos = d->pos;
@@ -268,18 +280,19 @@ size_t zr_decimate_push(zr_decimator *d, const uint8_t *rec, size_t len, int64_t
         return 1;
     }
     const zr_schema *s = d->schema;
-    zr_record_fields(s, rec, d->cur.spans);
-    d->cur.rec = rec;
-    d->cur.rx_ns = rx_ns;
+    if (!fields) {
+        zr_record_fields(s, rec, d->spans);
+        fields = d->spans;
+    }
+    d->cur = (held){rec, fields, rx_ns};
     for (size_t i = 0; i < s->nfields; i++) {
         if (d->plan[i].kind != K_COPY)
-            accumulate(&d->accs[i], &d->plan[i], rec + d->cur.spans[i].off, d->cur.spans[i].len);
+            accumulate(&d->accs[i], &d->plan[i], rec + fields[i].off, fields[i].len);
     }
     if (d->pos == 0 && d->algo == ZR_ALG_MINMAX) {
-        memcpy(d->first.buf, rec, len);
-        memcpy(d->first.spans, d->cur.spans, s->nfields * sizeof(zr_span));
-        d->first.rec = d->first.buf;
-        d->first.rx_ns = rx_ns;
+        memcpy(d->first_buf, rec, len);
+        memcpy(d->first_spans, fields, s->nfields * sizeof(zr_span));
+        d->first = (held){d->first_buf, d->first_spans, rx_ns};
     }
     if (++d->pos < d->n)
         return 0;

@@ -46,7 +46,7 @@ typedef struct relay {
     zr_outputs *outputs;       /* multicast, decimation, bus events */
     int lock_fd, timer_fd, signal_fd;
     zr_span *recs;             /* MAX_RECS: the records of the datagram at hand */
-    zr_span *fields;           /* schema.nfields: the fields of the record at hand */
+    zr_span *fields;           /* schema.nfields: the fields of the record at hand, when located */
     zr_datagram batch[ZR_UDP_BATCH];
     const char *fault;         /* the archive fault last reported, NULL while writing works */
     int quarantine_err;        /* errno of the quarantine fault last reported, 0 when none */
@@ -145,21 +145,31 @@ static void on_archive_error(void *ctx, const char *what, int err, const char *p
 
 /* ---- the hot path ---- */
 
-/* Device time of a valid record, or ZR_NO_TIME when the channel declares no time field. */
-static int64_t device_time(relay *r, const uint8_t *rec)
+/* Device time of a valid record, or ZR_NO_TIME when the channel declares no time field.
+ * Uses the record's field spans when they were located (else walks up to the time field). */
+static int64_t device_time(const relay *r, const uint8_t *rec, const zr_span *fields)
 {
     int64_t v;
+    zr_span f;
     if (r->schema.time_field < 0)
         return ZR_NO_TIME;
-    zr_record_fields(&r->schema, rec, r->fields);
-    const zr_span *f = &r->fields[r->schema.time_field];
-    return zr_varint_get(rec + f->off, f->len, &v) > 0 ? v : ZR_NO_TIME;
+    if (fields)
+        f = fields[r->schema.time_field];
+    else
+        zr_record_field(&r->schema, rec, (size_t)r->schema.time_field, &f);
+    return zr_varint_get(rec + f.off, f.len, &v) > 0 ? v : ZR_NO_TIME;
 }
 
+/* The record's fields are located once, and only when the decimator needs them all. */
 static void on_record(relay *r, int64_t mono, int64_t rx_ns, const uint8_t *rec, size_t len)
 {
-    zr_archive_append(r->archive, mono, rx_ns, device_time(r, rec), rec, len);
-    zr_outputs_record(r->outputs, mono, rx_ns, rec, len);
+    const zr_span *fields = NULL;
+    if (zr_outputs_wants_fields(r->outputs)) {
+        zr_record_fields(&r->schema, rec, r->fields);
+        fields = r->fields;
+    }
+    zr_archive_append(r->archive, mono, rx_ns, device_time(r, rec, fields), rec, len);
+    zr_outputs_record(r->outputs, mono, rx_ns, rec, len, fields);
 }
 
 static void on_datagram(relay *r, int64_t mono, const zr_datagram *d)

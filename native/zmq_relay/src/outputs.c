@@ -182,13 +182,25 @@ static void add_to_batch(zr_outputs *o, int64_t mono_ns, const zr_dec_out *d)
     o->batch_count++;
 }
 
+/* The decimator runs only while its records go somewhere: the decimated group, or the bus
+ * while it subscribes to data.<channel>. */
+static int decimating(const zr_outputs *o)
+{
+    return o->decimator && (o->dec || o->data_wanted);
+}
+
+int zr_outputs_wants_fields(const zr_outputs *o)
+{
+    return decimating(o) && zr_decimate_needs_fields(o->decimator);
+}
+
 void zr_outputs_record(zr_outputs *o, int64_t mono_ns, int64_t rx_ns, const uint8_t *rec,
-                       size_t len)
+                       size_t len, const zr_span *fields)
 {
     zr_dec_out out[ZR_DEC_MAX_OUT];
-    if (!o->decimator)
+    if (!decimating(o))
         return;
-    size_t n = zr_decimate_push(o->decimator, rec, len, rx_ns, out);
+    size_t n = zr_decimate_push(o->decimator, rec, len, fields, rx_ns, out);
     for (size_t i = 0; i < n; i++) {
         /* downsample hands back the input record, valid until batch_end: no copy needed */
         if (o->dec && o->cfg->algorithm == ZR_ALG_DOWNSAMPLE)
@@ -299,7 +311,10 @@ void zr_outputs_tick(zr_outputs *o, int64_t mono_ns)
     if (o->bus) {
         rejoined = zr_bus_poll(o->bus);
         flush_data(o);
+        int was = decimating(o);
         o->data_wanted = zr_bus_wants(o->bus, o->t_data);
+        if (!was && decimating(o))
+            zr_decimate_reset(o->decimator); /* no window spans the time nobody listened */
     }
     if (mono_ns >= o->next_status || rejoined) {
         publish_status(o, mono_ns, 0);

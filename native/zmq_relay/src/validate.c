@@ -368,6 +368,15 @@ static const uint8_t *skip(const zr_node *n, const uint8_t *p)
     return p;
 }
 
+void zr_record_field(const zr_schema *s, const uint8_t *rec, size_t index, zr_span *span)
+{
+    const uint8_t *p = rec;
+    for (size_t i = 0; i < index; i++)
+        p = skip(s->fields[i].type, p);
+    const uint8_t *q = skip(s->fields[index].type, p);
+    *span = (zr_span){(uint32_t)(p - rec), (uint32_t)(q - p)};
+}
+
 void zr_record_fields(const zr_schema *s, const uint8_t *rec, zr_span *fields)
 {
     const uint8_t *p = rec;

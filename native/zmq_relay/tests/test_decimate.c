@@ -117,14 +117,18 @@ static zr_decimator *make(zr_algorithm algo, uint32_t n)
     return d;
 }
 
-/* Feeds v[0..n) (rx_time = 1000 + index); returns the outputs of the last push. */
+/* Feeds v[0..n) (rx_time = 1000 + index); returns the outputs of the last push. Every other
+ * record comes with its field spans located by the caller, the others without. */
 static size_t feed(zr_decimator *d, const vals *v, size_t n, zr_dec_out out[ZR_DEC_MAX_OUT])
 {
     static rec held[16];
+    zr_span spans[16];
     size_t got = 0;
     for (size_t k = 0; k < n; k++) {
         held[k] = encode(&v[k]);
-        got = zr_decimate_push(d, held[k].b, held[k].len, 1000 + (int64_t)k, out);
+        zr_record_fields(&schema, held[k].b, spans);
+        got = zr_decimate_push(d, held[k].b, held[k].len, k % 2 ? spans : NULL,
+                               1000 + (int64_t)k, out);
         if (k + 1 < n)
             CHECK(got == 0);
     }
@@ -147,7 +151,7 @@ static void test_downsample(void)
     rec r[7];
     for (int k = 0; k < 7; k++) {
         r[k] = encode(&(vals){.time = k, .label = "x", .i = k});
-        size_t got = zr_decimate_push(d, r[k].b, r[k].len, 500 + k, out);
+        size_t got = zr_decimate_push(d, r[k].b, r[k].len, NULL, 500 + k, out);
         CHECK(got == (k % 3 == 0 ? 1u : 0u));
         if (got) {
             CHECK(out[0].rec == r[k].b && out[0].len == r[k].len);
@@ -272,7 +276,7 @@ static void test_window_boundaries(void)
     int kept = 0;
     for (int k = 0; k < 5; k++) {
         r[k] = encode(&v[k]);
-        got[k] = zr_decimate_push(d, r[k].b, r[k].len, k, out);
+        got[k] = zr_decimate_push(d, r[k].b, r[k].len, NULL, k, out);
         if (got[k] && kept < 2) {
             static uint8_t copy[2][256];
             memcpy(copy[kept], out[0].rec, out[0].len);
@@ -286,6 +290,25 @@ static void test_window_boundaries(void)
     vals w2 = {4, "d", 15, 0, 0, 0, 0, 0, 0, 0, 0};
     CHECK(same(&keep[0], &w1) && keep[0].rx_ns == 1);
     CHECK(same(&keep[1], &w2) && keep[1].rx_ns == 3);
+    zr_decimate_destroy(d);
+}
+
+/* A reset drops the window in progress: the next record starts a new one. */
+static void test_reset(void)
+{
+    zr_decimator *d = make(ZR_ALG_MEAN, 2);
+    zr_dec_out out[ZR_DEC_MAX_OUT];
+    vals stale = {1, "a", 1000, 1000, 0, 0, 0, 0, 0, 0, 0};
+    CHECK(feed(d, &stale, 1, out) == 0);
+    zr_decimate_reset(d);
+    vals v[2] = {{2, "b", 10, 0, 0, 0, 0, 0, 0, 0, 0}, {3, "c", 20, 0, 0, 0, 0, 0, 0, 0, 0}};
+    CHECK(feed(d, v, 2, out) == 1);
+    vals expect = {3, "c", 15, 0, 0, 0, 0, 0, 0, 0, 0};
+    CHECK(same(&out[0], &expect));
+    CHECK(zr_decimate_needs_fields(d));
+    zr_decimate_destroy(d);
+    d = make(ZR_ALG_DOWNSAMPLE, 2);
+    CHECK(!zr_decimate_needs_fields(d));
     zr_decimate_destroy(d);
 }
 
@@ -318,6 +341,7 @@ int main(void)
     test_rms();
     test_rms_clamped();
     test_window_boundaries();
+    test_reset();
     test_window_of_one();
     test_bad_window();
     zr_schema_free(&schema);
