@@ -23,6 +23,26 @@ def log(stream: TextIO | None = None, **fields: Any) -> None:
     out.flush()
 
 
+def error_line(service: str, error: object, **fields: Any) -> str:
+    """The one shape of an error line of every SpeedData process:
+    ``event=error service=<service> error="<text>" ...`` (the relay's fatal line carries its
+    text under the same ``error`` key)."""
+    return format_line(event="error", service=service, error=str(error), **fields)
+
+
+def log_error(service: str, error: object, stream: TextIO | None = None, **fields: Any) -> None:
+    """Writes :func:`error_line` to ``stream`` (stderr by default) and flushes it."""
+    out = stream or sys.stderr
+    out.write(error_line(service, error, **fields) + "\n")
+    out.flush()
+
+
+def error_text(line: str) -> str:
+    """What went wrong, from a process's last line: its ``error`` value when it is a logfmt
+    error line, else the line itself."""
+    return parse_line(line).get("error") or line
+
+
 def parse_line(line: str) -> dict[str, str]:
     """The ``key=value`` pairs of a logfmt line (quoted values unquoted; other words ignored)."""
     try:

@@ -15,7 +15,7 @@ from services.ingest._relay import Backoff, SupervisedRelay
 from speeddata.bus import Publisher
 from speeddata.catalog import Channel, ChannelError, configured_channels
 from speeddata.config import Settings
-from speeddata.logfmt import LineForwarder, format_line
+from speeddata.logfmt import LineForwarder, error_line, format_line
 
 Publish = Callable[[str, dict[str, Any]], object]
 """Publishes ``(topic, fields)`` on the bus (what it returns is ignored)."""
@@ -132,7 +132,7 @@ def run(settings: Settings, publish: Publish | None = None) -> int:
         if not os.access(binary, os.X_OK):
             raise ChannelError(f"relay binary {binary} is missing: run `make relay`")
     except ChannelError as e:
-        logs.emit(format_line(event="error", service="ingest", msg=str(e)))
+        logs.emit(error_line("ingest", e))
         logs.close()
         return 2
     quit_flag = threading.Event()
@@ -142,7 +142,7 @@ def run(settings: Settings, publish: Publish | None = None) -> int:
         try:
             supervisor = Supervisor(settings, channels, send, logs)
         except OSError as e:
-            logs.emit(format_line(event="error", service="ingest", msg=f"data dir: {e}"))
+            logs.emit(error_line("ingest", f"data dir: {e}"))
             logs.close()
             return 2
         _supervise(supervisor, quit_flag, logs, len(channels))
