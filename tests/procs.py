@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import subprocess
 import threading
@@ -11,17 +10,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from speeddata.logfmt import parse_line
+
 READY_TIMEOUT = 15.0
 
 
-def parse_logfmt(line: str) -> dict[str, str]:
-    """`event=ready service=relay udp=127.0.0.1:26000` -> dict (values may be quoted)."""
-    out: dict[str, str] = {}
-    for token in shlex.split(line):
-        key, sep, value = token.partition("=")
-        if sep:
-            out[key] = value
-    return out
+parse_logfmt = parse_line
+"""`event=ready service=relay udp=127.0.0.1:26000` -> dict: the library's logfmt parser."""
 
 
 class Proc:
@@ -84,7 +79,7 @@ class Proc:
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> dict[str, str]:
         line = self.wait_line(lambda s: s.startswith("event=ready"), timeout)
-        self.ready = parse_logfmt(line)
+        self.ready = parse_line(line)
         return self.ready
 
     def stop(self, timeout: float = 10.0) -> int:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from speeddata.config import ROOT
-from tests.procs import parse_logfmt, wait_until
+from speeddata.logfmt import parse_line
+from tests.procs import wait_until
 from tests.system import PY, System, alive, make_system, relay_pids
 
 
@@ -46,7 +48,7 @@ def test_up_demo_archives_reports_and_stops_everything_on_ctrl_c(
     children = {}
     for line in up.lines:
         name, _, rest = line.partition("| ")
-        fields = parse_logfmt(rest)
+        fields = parse_line(rest)
         if fields.get("event") == "ready":
             children[name.strip()] = int(fields["pid"])
     assert set(children) == {"bus", "ingest", "demo"}
@@ -162,10 +164,44 @@ def test_cli_reference_is_current() -> None:
     assert done.returncode == 0, done.stderr + " (run: python -m speeddata.cli.reference)"
 
 
+def test_ctrl_c_during_start_up_stops_what_was_started(tmp_path: Path, procs: list) -> None:
+    started = tmp_path / "relays.pid"
+    stub = tmp_path / "silent_relay"  # a relay that never says it is ready: ingest waits
+    stub.write_text(f"#!/bin/sh\necho $$ >> {started}\nexec sleep 60\n")
+    stub.chmod(0o755)
+    system = make_system(tmp_path, stub)
+    up = system.start("-m", "speeddata", "up", wait_ready=False)
+    procs.append(up)
+    up.wait_line(lambda line: line.startswith("bus") and "| event=ready" in line)
+    wait_until(lambda: started.exists() and len(started.read_text().split()) == 2)
+    pids = [*children(up.pid), *map(int, started.read_text().split())]
+    assert len(pids) == 4  # bus, ingest, two relays
+    up.popen.send_signal(signal.SIGINT)
+    assert up.popen.wait(10) == 0, "sdctl up waited for ingest instead of stopping"
+    assert not any("event=ready service=sdctl" in line for line in up.lines)
+    wait_until(lambda: not any(map(alive, pids)), what="the started children to exit")
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (from /proc)."""
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+
+
+def test_a_child_that_cannot_start_is_named_with_its_error(system: System) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(system.xsub.rsplit(":", 1)[1])))
+        taken.listen()
+        done = sdctl(system, "up")
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"sdctl: error: bus exited: cannot bind xsub {system.xsub}"), last
+
+
 def test_killed_up_leaves_no_process(system: System, procs: list) -> None:
     up = system.start("-m", "speeddata", "up")
     procs.append(up)
-    pids = [int(parse_logfmt(line.partition("| ")[2])["pid"]) for line in up.lines
+    pids = [int(parse_line(line.partition("| ")[2])["pid"]) for line in up.lines
             if "| event=ready" in line]  # fmt: skip
     pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
     assert len(pids) == 4

@@ -13,8 +13,9 @@ from typing import Any
 import zmq
 
 from services.bus.proxy import BindError, Proxy
+from speeddata._signals import die_with_parent
 from speeddata.config import Settings, SettingsError, load_settings
-from speeddata.logfmt import log
+from speeddata.logfmt import log, log_error
 
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
@@ -29,7 +30,7 @@ def run(settings: Settings, stop: threading.Event | None = None) -> int:
         try:
             proxy = Proxy(settings, context)
         except (BindError, SettingsError, ValueError) as e:
-            log(event="error", service="bus", detail=str(e))
+            log_error("bus", e)
             return 1
         log(
             event="ready",
@@ -59,6 +60,7 @@ def _on_signals(stop: threading.Event) -> dict[int, _Handler]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    die_with_parent()
     parser = argparse.ArgumentParser(
         prog="python -m services.bus", description="The SpeedData bus proxy (XSUB/XPUB)."
     )
@@ -72,6 +74,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = {"xsub": args.xsub, "xpub": args.xpub, "cache_beats": args.cache_beats}
         settings = settings.override(bus={k: v for k, v in overrides.items() if v is not None})
     except SettingsError as e:
-        log(event="error", service="bus", detail=str(e))
+        log_error("bus", e)
         return 1
     return run(settings)

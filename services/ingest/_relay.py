@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from speeddata.logfmt import LineForwarder, parse_line
+from speeddata._process import ChildProcess, exit_status
+from speeddata.logfmt import LineForwarder
 
 Notify = Callable[..., None]
 """Called as ``notify(action, **fields)`` with the IngestRelay fields of the action
@@ -59,12 +56,8 @@ class SupervisedRelay:
         self._logs = logs
         self._notify = notify
         self._clock = clock
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._drainer: threading.Thread | None = None
+        self._proc: ChildProcess | None = None
         self._started_at = 0.0
-        self._ready: dict[str, str] | None = None
-        self._last_line = ""
-        self._lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -73,24 +66,15 @@ class SupervisedRelay:
     def launch(self) -> None:
         """Starts the relay; its stderr is drained and forwarded with ``channel=``. A relay
         that cannot be spawned at all counts as one that exited at once."""
-        with self._lock:
-            self._ready, self._last_line = None, ""
         self._started_at = self._clock()
         try:
-            self._proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+            self._proc = ChildProcess(
+                self.channel, self.argv, self._logs, f"channel={self.channel} "
             )
         except OSError as e:
-            self._proc, self._drainer = None, None
+            self._proc = None
             self._ended(pid=None, code=None, detail=f"cannot start {self.argv[0]}: {e.strerror}")
             return
-        assert self._proc.stderr is not None
-        self._drainer = self._logs.drain(
-            self._proc.stderr, f"channel={self.channel} ", self._on_line
-        )
         self.state = "starting"
 
     def poll(self) -> None:
@@ -101,40 +85,29 @@ class SupervisedRelay:
         if self.state not in ("starting", "running") or self._proc is None:
             return
         code = self._proc.poll()
-        if self.state == "starting" and self._ready_fields() is not None:
+        if self.state == "starting" and self._proc.ready is not None:
             self.state = "running"
             self._notify("started", pid=self._proc.pid)
         if code is not None:
-            if self._drainer is not None:
-                self._drainer.join(1.0)  # its last line says why it exited
-            self._ended(pid=self._proc.pid, code=code, detail=self._last())
+            self._ended(pid=self._proc.pid, code=code, detail=self._proc.error())
 
     def signal(self, signum: int) -> None:
         """Sends ``signum`` to the relay if it is alive."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signum)
+        if self._proc is not None:
+            self._proc.signal(signum)
 
     def finish(self, deadline: float) -> None:
         """Waits for the relay to exit until ``deadline`` (monotonic), then kills it; reports
         ``stopped`` for a relay that was running."""
         was_alive = self.state in ("starting", "running")
         if self._proc is not None and was_alive:
-            try:
-                self._proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self._proc.send_signal(signal.SIGKILL)
-                self._proc.wait(5)
-            self._notify(
-                "stopped",
-                pid=self._proc.pid,
-                runtime_s=self._ran(),
-                **_status(self._proc.returncode),
-            )
+            code = self._proc.wait_or_kill(deadline - time.monotonic())
+            self._notify("stopped", pid=self._proc.pid, runtime_s=self._ran(), **exit_status(code))
         self.state = "stopped"
 
     def _ended(self, pid: int | None, code: int | None, detail: str) -> None:
         ran = self._ran()
-        ending = {"pid": pid, "detail": detail, "runtime_s": ran, **_status(code)}
+        ending = {"pid": pid, "detail": detail, "runtime_s": ran, **exit_status(code)}
         self._notify("exited", **ending)
         delay = self._backoff.next(ran)
         self.restart_at = self._clock() + delay
@@ -143,31 +116,3 @@ class SupervisedRelay:
 
     def _ran(self) -> float:
         return self._clock() - self._started_at
-
-    def _last(self) -> str:
-        with self._lock:
-            return self._last_line
-
-    def _on_line(self, line: str) -> None:
-        with self._lock:
-            if line.startswith("event=ready") and self._ready is None:
-                self._ready = parse_line(line)
-            if line.strip():
-                self._last_line = line
-
-    def _ready_fields(self) -> dict[str, str] | None:
-        with self._lock:
-            return self._ready
-
-
-def _status(code: int | None) -> dict[str, Any]:
-    """``exit_code`` and ``signal`` of an event from a Popen return code."""
-    if code is None:
-        return {"exit_code": None, "signal": None}
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return {"exit_code": None, "signal": name}
-    return {"exit_code": code, "signal": None}

@@ -7,6 +7,7 @@ import sys
 import typer
 import zmq
 
+from speeddata._signals import die_with_parent
 from speeddata.cli import run, send, watch
 from speeddata.cli._common import CliError, reader_left
 
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     """Runs sdctl; a domain, usage, configuration or system error is one line on stderr and a
     non-zero exit, never a traceback. A reader that goes away (``sdctl events | head -1``)
     ends sdctl quietly with status 0."""
+    die_with_parent()  # when sdctl up started this one (the demo sender)
     try:
         code = app(args=argv, prog_name="sdctl", standalone_mode=False)
     except CliError as e:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from speeddata._process import ChildProcess
+from speeddata._signals import parent_env, stop_on_signals
 from speeddata.catalog import Channel, ChannelError, configured_channels
 from speeddata.channels import multicast_endpoints
-from speeddata.cli._children import Child
 from speeddata.cli._common import CliError, ConfigOption, DataDirOption, settings_from
 from speeddata.config import Settings
 from speeddata.demo import GENERATORS
@@ -61,43 +62,63 @@ def up(
         raise CliError(str(e)) from None
     if demo:
         _check_demo_channels(channels)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    commands = {name: [sys.executable, "-m", module] for name, module in SERVICES.items()}
+    if demo:
+        commands["demo"] = [sys.executable, "-m", "speeddata", "send", "demo", "--rate", str(rate)]
     logs = LineForwarder()
-    children: list[Child] = []
-    try:
-        env = _child_env(settings)
-        for name, module in SERVICES.items():
-            children.append(Child(name, [sys.executable, "-m", module], env, logs))
-            children[-1].wait_ready(READY_TIMEOUT_S)
-        if demo:
-            argv = [sys.executable, "-m", "speeddata", "send", "demo", "--rate", str(rate)]
-            children.append(Child("demo", argv, env, logs))
-            children[-1].wait_ready(READY_TIMEOUT_S)
-        print(_summary(settings, channels, children, demo, rate), flush=True)
-        logs.emit(
-            format_line(
-                event="ready",
-                service="sdctl",
-                pid=os.getpid(),
-                xsub=settings.bus.xsub,
-                xpub=settings.bus.xpub,
-                channels=len(channels),
-            )
-        )
-        failed = _watch(children, stop)
-    finally:
-        for child in reversed(children):
-            child.stop(STOP_TIMEOUT_S)
-        logs.close()
+    children: list[ChildProcess] = []
+    failed = None
+    with stop_on_signals() as stop:
+        try:
+            env = parent_env(_child_env(settings))
+            for name, argv in commands.items():
+                children.append(_start(name, argv, env, logs))
+                if not _wait_ready(children[-1], stop):
+                    break  # Ctrl-C or SIGTERM during start-up
+            else:
+                print(_summary(settings, channels, children, demo, rate), flush=True)
+                logs.emit(
+                    format_line(
+                        event="ready",
+                        service="sdctl",
+                        pid=os.getpid(),
+                        xsub=settings.bus.xsub,
+                        xpub=settings.bus.xpub,
+                        channels=len(channels),
+                    )
+                )
+                failed = _watch(children, stop)
+        finally:
+            for child in reversed(children):
+                child.stop(STOP_TIMEOUT_S)
+            logs.close()
     if failed is not None:
         raise CliError(
             f"{failed.name} exited with status {failed.popen.returncode}; stopped everything"
         )
 
 
-def _watch(children: list[Child], stop: threading.Event) -> Child | None:
+def _start(name: str, argv: list[str], env: Mapping[str, str], logs: LineForwarder) -> ChildProcess:
+    """Starts one child in a session of its own: a terminal's Ctrl-C reaches only sdctl up,
+    which stops the children in reverse order."""
+    try:
+        return ChildProcess(name, argv, logs, f"{name:<8}| ", env, new_session=True)
+    except OSError as e:
+        raise CliError(f"cannot start {name}: {e.strerror}") from None
+
+
+def _wait_ready(child: ChildProcess, stop: threading.Event) -> bool:
+    """True once the child is ready; False when ``stop`` was set first; a child that exits or
+    is too slow is a CliError with its error text."""
+    if child.wait_ready(READY_TIMEOUT_S, stop) is not None:
+        return True
+    if stop.is_set():
+        return False
+    why = "exited" if child.poll() is not None else f"was not ready after {READY_TIMEOUT_S:g} s"
+    raise CliError(f"{child.name} {why}: {child.error()}")
+
+
+def _watch(children: list[ChildProcess], stop: threading.Event) -> ChildProcess | None:
     """Waits for Ctrl-C/SIGTERM (None) or a child that exits by itself (returned)."""
     while not stop.wait(0.2):
         for child in children:
@@ -123,7 +144,11 @@ def _child_env(settings: Settings) -> dict[str, str]:
 
 
 def _summary(
-    settings: Settings, channels: list[Channel], children: list[Child], demo: bool, rate: float
+    settings: Settings,
+    channels: list[Channel],
+    children: list[ChildProcess],
+    demo: bool,
+    rate: float,
 ) -> str:
     pids = {c.name: c.pid for c in children}
     bind = settings.relay.bind
