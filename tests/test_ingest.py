@@ -18,6 +18,7 @@ from speeddata.channels import fingerprint, multicast_endpoints
 from speeddata.config import ROOT, load_settings
 from speeddata.demo import demo_records
 from speeddata.events import assert_event_listed
+from speeddata.logfmt import parse_line
 from speeddata.sender import Sender
 from tests.procs import Proc, wait_until
 from tests.system import PY, System, alive, make_system, relay_pids
@@ -147,7 +148,7 @@ def test_killed_supervisor_leaves_no_relay_and_a_new_one_no_duplicate(
     procs.append(system.start("-m", "services.bus"))
     first = _start_supervisor(system, procs)
     pids = {c: wait_until(lambda c=c: relay_pids(system.data_dir, c)) for c in system.ports}
-    first.kill()
+    first.kill()  # its lock goes with it; its relays die with it
     for channel_pids in pids.values():
         wait_until(lambda p=channel_pids: not any(map(alive, p)), what="relays to exit")
 
@@ -155,18 +156,21 @@ def test_killed_supervisor_leaves_no_relay_and_a_new_one_no_duplicate(
         second = _start_supervisor(system, procs)
         started = _next_action(sub, "example", "started", by=second.pid)
         assert relay_pids(system.data_dir, "example") == [started["pid"]]
-        # A third supervisor for the same data dir: its relays find the channel lock taken
-        # and it backs off, longer each time, instead of starting duplicates or spinning.
-        procs.append(system.start("-m", "services.ingest"))
-        delays = []
-        while len(delays) < 3:
-            event = _next_action(sub, "example", "backoff")
-            assert event["source"] != started["source"]  # the running relay never stopped
-            assert "already relayed" in event["detail"]
-            delays.append(event["delay_s"])
-        assert delays == [0.5, 1.0, 2.0]
-        assert relay_pids(system.data_dir, "example") == [started["pid"]]
-        assert second.popen.poll() is None
+    assert len(wait_until(lambda: relay_pids(system.data_dir, "temperature"))) == 1
+    assert (system.data_dir / "run" / "ingest.lock").read_text() == f"{second.pid}\n"
+
+
+def test_a_second_supervisor_for_the_data_dir_exits_at_once(system: System, procs: list) -> None:
+    first = _start_supervisor(system, procs)
+    relays = {c: wait_until(lambda c=c: relay_pids(system.data_dir, c)) for c in system.ports}
+    second = system.start("-m", "services.ingest", wait_ready=False)
+    procs.append(second)
+    assert second.popen.wait(EVENT_TIMEOUT) == 2 and second.stop() == 2  # stop: all lines read
+    lines = [line for line in second.lines if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("event=error service=ingest"), lines
+    assert f"another ingest supervisor (pid {first.pid})" in parse_line(lines[0])["error"]
+    assert {c: relay_pids(system.data_dir, c) for c in system.ports} == relays
+    assert first.popen.poll() is None
 
 
 def test_sender_datagrams_are_archived_record_for_record(system: System, procs: list) -> None:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from services.ingest._argv import relay_argv, write_schema
+from services.ingest._lock import LockHeld, SupervisorLock
 from services.ingest._relay import Backoff, SupervisedRelay
 from speeddata.bus import Publisher
 from speeddata.catalog import Channel, ChannelError, configured_channels
@@ -24,6 +25,8 @@ READY_WAIT_S = 15.0
 """How long the supervisor waits for its relays' first outcome before it says it is ready."""
 STOP_WAIT_S = 5.0
 """How long relays get to exit after SIGTERM before they are killed."""
+LOCK_NAME = "ingest.lock"
+"""The supervisor lock in ``<data>/run/``: one supervisor per data dir."""
 REPEAT_S = 1.0
 """Re-publication period of each channel's latest ``ingest.relay`` event (the bus cache beat)."""
 
@@ -124,30 +127,39 @@ class Supervisor:
 
 
 def run(settings: Settings, publish: Publish | None = None) -> int:
-    """Runs the supervisor until SIGTERM or SIGINT; returns the exit status."""
+    """Runs the supervisor until SIGTERM or SIGINT; returns the exit status: 0 after a clean
+    stop, 2 when it cannot start (one ``event=error`` line says why)."""
     logs = LineForwarder()
+    try:
+        return _run(settings, publish, logs)
+    finally:
+        logs.close()
+
+
+def _run(settings: Settings, publish: Publish | None, logs: LineForwarder) -> int:
     try:
         channels = configured_channels(settings)
         binary = settings.path(settings.relay.binary)
         if not os.access(binary, os.X_OK):
             raise ChannelError(f"relay binary {binary} is missing: run `make relay`")
-    except ChannelError as e:
+        lock = SupervisorLock(settings.data_dir / "run" / LOCK_NAME)
+    except (ChannelError, LockHeld) as e:
         logs.emit(error_line("ingest", e))
-        logs.close()
+        return 2
+    except OSError as e:
+        logs.emit(error_line("ingest", f"data dir: {e}"))
         return 2
     quit_flag = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: quit_flag.set())
-    with _bus_publisher(settings, publish) as send:
+    with lock, _bus_publisher(settings, publish) as send:
         try:
             supervisor = Supervisor(settings, channels, send, logs)
         except OSError as e:
             logs.emit(error_line("ingest", f"data dir: {e}"))
-            logs.close()
             return 2
         _supervise(supervisor, quit_flag, logs, len(channels))
     logs.emit(format_line(event="stopped", service="ingest", pid=os.getpid()))
-    logs.close()
     return 0
 
 
