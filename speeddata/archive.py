@@ -28,6 +28,8 @@ from typing import Any, NamedTuple, cast
 
 import fastavro
 
+from speeddata._avro import without_logical_types
+
 MAGIC = b"Obj\x01"
 SYNC_SIZE = 16
 _MAX_VARINT = 10
@@ -148,7 +150,7 @@ class ArchiveFile:
         start = self.header.header_end if start is None else start
         end = self.complete_end if end is None else end
         self._check_range(start, end)
-        text = json.dumps(_strip_logical_types(self.header.schema)) if raw else None
+        text = json.dumps(without_logical_types(self.header.schema)) if raw else None
         stream = _Spliced(_encode_header(self.header, text), os.dup(self._fd), start, end)
         return cast(
             Iterator[dict[str, Any]], fastavro.reader(io.BufferedReader(stream, _READ_CHUNK))
@@ -338,23 +340,6 @@ def _encode_header(header: Header, schema_text: str | None) -> bytes:
         _encode_long(len(k)) + k + _encode_long(len(v)) + v for k, v in metadata.items()
     )
     return MAGIC + _encode_long(len(metadata)) + entries + _encode_long(0) + header.sync
-
-
-def _strip_logical_types(schema: Any) -> Any:
-    """The schema with every ``logicalType`` of a type removed (so values decode raw)."""
-    if isinstance(schema, list):
-        return [_strip_logical_types(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: v for k, v in schema.items() if k != "logicalType"}
-    if isinstance(out.get("type"), dict | list):
-        out["type"] = _strip_logical_types(out["type"])
-    if "fields" in out:
-        out["fields"] = [{**f, "type": _strip_logical_types(f["type"])} for f in out["fields"]]
-    for key in ("items", "values"):
-        if key in out:
-            out[key] = _strip_logical_types(out[key])
-    return out
 
 
 class _Spliced(io.RawIOBase):

@@ -8,7 +8,6 @@ fingerprint names the schema, so :func:`decode` needs nothing but the payload. T
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import yaml
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.validation import ValidationError, validate
 
+from speeddata._avro import without_logical_types
 from speeddata.channels import fingerprint_bytes
 from speeddata.config import ROOT
 
@@ -83,16 +83,6 @@ class TopicSpec:
         )
 
 
-def _without_logical_types(schema: Any) -> Any:
-    """A copy of the schema whose timestamps decode as ints (the fingerprint is unchanged:
-    the Parsing Canonical Form has no logical types)."""
-    if isinstance(schema, dict):
-        return {k: _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
-    if isinstance(schema, list):
-        return [_without_logical_types(s) for s in schema]
-    return schema
-
-
 def _load_schema(path: Path) -> EventSchema:
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
@@ -103,7 +93,7 @@ def _load_schema(path: Path) -> EventSchema:
     missing = [f for f in COMMON_FIELDS if f not in {x["name"] for x in schema["fields"]}]
     if missing:
         raise EventError(f"{path}: event schema lacks the common fields {missing}")
-    plain = _without_logical_types(copy.deepcopy(schema))
+    plain = without_logical_types(schema)
     return EventSchema(
         name=schema["name"],
         schema=schema,

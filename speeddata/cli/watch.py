@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import fastavro
 import typer
 
+from speeddata._avro import without_logical_types
 from speeddata.bus import Event
 from speeddata.catalog import Channel, ChannelError, configured_channels, find_channel
 from speeddata.channels import fingerprint
@@ -125,7 +126,7 @@ class _RecordDecoder:
     """Decodes the archive-schema records of ``data.<channel>`` batches."""
 
     def __init__(self, channel: Channel, signals: str | None) -> None:
-        schema = _without_logical_types(channel.archive_schema)
+        schema = without_logical_types(channel.archive_schema)
         self._parsed = fastavro.parse_schema(schema)
         self._channel = channel.name
         self._fingerprint = fingerprint(channel.schema)
@@ -159,15 +160,6 @@ class _RecordDecoder:
                 "was the schema changed?"
             ) from None
         return out
-
-
-def _without_logical_types(schema: Any) -> Any:
-    """Timestamps decode as integers of ns (fastavro would make datetimes of some)."""
-    if isinstance(schema, dict):
-        return {k: _without_logical_types(v) for k, v in schema.items() if k != "logicalType"}
-    if isinstance(schema, list):
-        return [_without_logical_types(s) for s in schema]
-    return schema
 
 
 def _print_json(obj: dict[str, Any]) -> None:
