@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from speeddata.config import Settings
@@ -95,15 +94,15 @@ def _channel(entry: Any, settings: Settings) -> Channel:
 
 
 def _schema(source: Any, settings: Settings) -> tuple[Schema, str]:
-    """The schema and its exact text, from a path (relative to the installation) or inline."""
-    if isinstance(source, str) and not source.lstrip().startswith(("{", "[", '"')):
-        path = settings.path(Path(source))
-        schema = load_schema(path)
-        return schema, path.read_text(encoding="utf-8")
+    """The schema and its exact text: inline (a mapping in the configuration), or the path of
+    an ``.avsc`` file, relative to the installation root (as the contract's clients send it)."""
     if source is None:
         raise SchemaError("no schema given")
+    if isinstance(source, str):
+        path = settings.path(source)
+        return load_schema(path), path.read_text(encoding="utf-8")
     schema = load_schema(source)
-    return schema, source if isinstance(source, str) else json.dumps(schema, indent=2)
+    return schema, json.dumps(schema, indent=2)
 
 
 def _config(name: str, config: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ Ingest and the registry both call these, so every part of the system agrees."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +32,11 @@ def fingerprint(schema: Any) -> str:
     """The CRC-64-AVRO fingerprint of the schema's Parsing Canonical Form, spelled as the 16 hex
     digits of its 8 wire bytes in order (``"int"`` -> ``8f5c393f1ad57572``).
 
-    ``schema`` is the schema as parsed JSON (dict, list or str) or its JSON text."""
-    if isinstance(schema, str | bytes) and str(schema).lstrip().startswith(("{", "[", '"')):
-        schema = json.loads(schema)
+    ``schema`` is the schema as parsed JSON (dict, list or a type name such as ``"int"``) or
+    its JSON text."""
+    if isinstance(schema, str | bytes):
+        with contextlib.suppress(ValueError):  # not JSON: a type name
+            schema = json.loads(schema)
     canonical = to_parsing_canonical_form(parse_schema(schema, _write_hint=False))
     return str(_fingerprint(canonical, "CRC-64-AVRO"))
 
