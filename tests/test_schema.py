@@ -91,6 +91,92 @@ def test_archive_schema_refuses_non_records_and_reserved_fields(schema: Any, mes
         archive_schema(schema)
 
 
+RX = RX_TIME_FIELD
+LIST = {
+    "type": "record",
+    "name": "list",
+    "fields": [{"name": "v", "type": "int"}, {"name": "next", "type": ["null", "list"]}],
+}
+NODE = {
+    "type": "record",
+    "name": "node",
+    "namespace": "t",
+    "aliases": ["old"],
+    "doc": "d",
+    "fields": [
+        {"name": "kind", "type": {"type": "enum", "name": "node_archive", "symbols": ["A", "B"]}},
+        {"name": "kids", "type": {"type": "array", "items": "node"}},
+        {"name": "again", "type": "node_archive"},
+        {
+            "name": "w",
+            "type": {
+                "type": "record",
+                "name": "wrap",
+                "namespace": "b",
+                "fields": [{"name": "n", "type": ["null", "t.node"]}],
+            },
+        },
+    ],
+}
+
+
+def _node_inside(fields: list[Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in NODE.items() if k != "fields"}, "fields": fields}
+
+
+# The first cases of test_recursive_archive_schema (native/zmq_relay/tests/test_validate.c),
+# which goes on with forms the relay accepts and fastavro does not.
+RECURSIVE = [
+    (
+        LIST,
+        {
+            "type": "record",
+            "name": "list_archive",
+            "fields": [RX, LIST["fields"][0], {"name": "next", "type": ["null", LIST]}],
+        },
+    ),
+    (
+        NODE,
+        {
+            "type": "record",
+            "name": "node_archive_archive",  # node_archive is taken (the enum)
+            "namespace": "t",
+            "doc": "d",
+            "fields": [
+                RX,
+                NODE["fields"][0],
+                {
+                    "name": "kids",
+                    "type": {
+                        "type": "array",
+                        "items": _node_inside(
+                            [
+                                {"name": "kind", "type": "t.node_archive"},
+                                *NODE["fields"][1:],
+                            ]
+                        ),
+                    },
+                },
+                NODE["fields"][2],
+                {"name": "w", "type": "b.wrap"},
+            ],
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("channel", "archived"), RECURSIVE)
+def test_archive_schema_of_a_recursive_record_nests_the_channel_record(
+    channel: dict[str, Any], archived: dict[str, Any]
+):
+    before = json.dumps(channel)
+    got = archive_schema(channel)
+    assert got == archived
+    assert json.dumps(got) == json.dumps(archived), "key order differs from the relay's"
+    assert json.dumps(channel) == before, "the input was modified"
+    load_schema(got)
+
+
 @pytest.mark.parametrize(
     ("field", "fallback", "unit"),
     [

@@ -871,6 +871,71 @@ static void test_archive_schema(void)
     zr_schema_free(&s);
 }
 
+/* A recursive channel record: the archive record is a new one (name + "_archive", once more
+ * when taken; no aliases) whose first reference to the channel record holds its definition,
+ * so nested records are the channel record, without rx_time. Named types are defined once,
+ * at their first occurrence, and referred to by full name after. The first two cases are
+ * tests/test_schema.py's too (speeddata.schema builds the same); fastavro refuses the others
+ * (a null-namespace name referred to from another namespace; a {'type': name} reference). */
+#define RX "{'name':'rx_time','type':{'type':'long','logicalType':'timestamp-nanos'},'doc':" \
+           "'Kernel receive time of the datagram (CLOCK_REALTIME), ns since the Unix epoch'}"
+static const struct {
+    const char *channel, *archive;
+} recursive[] = {
+    {"{'type':'record','name':'list','fields':[{'name':'v','type':'int'},"
+     "{'name':'next','type':['null','list']}]}",
+     "{'type':'record','name':'list_archive','fields':[" RX ",{'name':'v','type':'int'},"
+     "{'name':'next','type':['null',{'type':'record','name':'list','fields':["
+     "{'name':'v','type':'int'},{'name':'next','type':['null','list']}]}]}]}"},
+    {"{'type':'record','name':'node','namespace':'t','aliases':['old'],'doc':'d','fields':["
+     "{'name':'kind','type':{'type':'enum','name':'node_archive','symbols':['A','B']}},"
+     "{'name':'kids','type':{'type':'array','items':'node'}},"
+     "{'name':'again','type':'node_archive'},"
+     "{'name':'w','type':{'type':'record','name':'wrap','namespace':'b','fields':["
+     "{'name':'n','type':['null','t.node']}]}}]}",
+     "{'type':'record','name':'node_archive_archive','namespace':'t','doc':'d','fields':[" RX ","
+     "{'name':'kind','type':{'type':'enum','name':'node_archive','symbols':['A','B']}},"
+     "{'name':'kids','type':{'type':'array','items':{'type':'record','name':'node',"
+     "'namespace':'t','aliases':['old'],'doc':'d','fields':["
+     "{'name':'kind','type':'t.node_archive'},"
+     "{'name':'kids','type':{'type':'array','items':'node'}},"
+     "{'name':'again','type':'node_archive'},"
+     "{'name':'w','type':{'type':'record','name':'wrap','namespace':'b','fields':["
+     "{'name':'n','type':['null','t.node']}]}}]}}},"
+     "{'name':'again','type':'node_archive'},{'name':'w','type':'b.wrap'}]}"},
+    {"{'type':'record','name':'n0','fields':[{'name':'w','type':{'type':'record','name':'wrap',"
+     "'namespace':'b','fields':[{'name':'x','type':['null','n0']}]}}]}",
+     "{'type':'record','name':'n0_archive','fields':[" RX ",{'name':'w','type':{'type':'record',"
+     "'name':'wrap','namespace':'b','fields':[{'name':'x','type':['null',{'type':'record',"
+     "'name':'n0','fields':[{'name':'w','type':'b.wrap'}],'namespace':''}]}]}}]}"},
+    /* a reference written as {'type': name} */
+    {"{'type':'record','name':'o','fields':[{'name':'a','type':{'type':'map','values':"
+     "{'type':'o'}}}]}",
+     "{'type':'record','name':'o_archive','fields':[" RX ",{'name':'a','type':{'type':'map',"
+     "'values':{'type':'record','name':'o','fields':[{'name':'a','type':{'type':'map','values':"
+     "{'type':'o'}}}]}}}]}"},
+};
+
+static void test_recursive_archive_schema(void)
+{
+    char expect[2048], err[512];
+    for (size_t i = 0; i < sizeof recursive / sizeof recursive[0]; i++) {
+        size_t k = 0;
+        for (const char *c = recursive[i].archive; *c && k + 1 < sizeof expect; c++)
+            expect[k++] = *c == '\'' ? '"' : *c;
+        expect[k] = 0;
+        zr_schema s;
+        int rc = zr_schema_load(&s, schema_file(recursive[i].channel), NULL, NULL, err,
+                                sizeof err);
+        check(rc == 0, "recursive schema %zu: %s", i, err);
+        if (rc)
+            continue;
+        check(!strcmp(s.archive_schema, expect), "recursive archive schema %zu\n got %s\nwant %s",
+              i, s.archive_schema, expect);
+        zr_schema_free(&s);
+    }
+}
+
 static void test_reject_names(void)
 {
     static const char *const want[] = {"ok", "empty", "truncated", "varint", "int_range",
@@ -904,6 +969,7 @@ int main(void)
     test_schema_errors();
     test_schema_units();
     test_archive_schema();
+    test_recursive_archive_schema();
     test_reject_names();
     for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++)
         zr_schema_free(&loaded[i]);
