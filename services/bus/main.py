@@ -4,59 +4,43 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import threading
-from collections.abc import Callable, Sequence
-from types import FrameType
-from typing import Any
+from collections.abc import Sequence
+from contextlib import nullcontext
 
 import zmq
 
 from services.bus.proxy import BindError, Proxy
-from speeddata._signals import die_with_parent
+from speeddata._signals import die_with_parent, stop_on_signals
 from speeddata.config import Settings, SettingsError, load_settings
 from speeddata.logfmt import log, log_error
-
-_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 def run(settings: Settings, stop: threading.Event | None = None) -> int:
     """Serves the bus until SIGTERM/SIGINT (or ``stop`` is set, when given); returns the exit
     status: 0 after a clean stop, 1 when it cannot start (one ``event=error`` line says why)."""
-    stop_event = stop or threading.Event()
-    restore = _on_signals(stop_event) if stop is None else {}
+    signals = stop_on_signals() if stop is None else nullcontext(stop)
     context = zmq.Context()
     try:
-        try:
-            proxy = Proxy(settings, context)
-        except (BindError, SettingsError, ValueError) as e:
-            log_error("bus", e)
-            return 1
-        log(
-            event="ready",
-            service="bus",
-            pid=os.getpid(),
-            xsub=proxy.xsub_endpoint,
-            xpub=proxy.xpub_endpoint,
-        )
-        proxy.serve(stop_event.is_set)
+        with signals as stop_event:
+            try:
+                proxy = Proxy(settings, context)
+            except (BindError, SettingsError, ValueError) as e:
+                log_error("bus", e)
+                return 1
+            log(
+                event="ready",
+                service="bus",
+                pid=os.getpid(),
+                xsub=proxy.xsub_endpoint,
+                xpub=proxy.xpub_endpoint,
+            )
+            proxy.serve(stop_event.is_set)
         c = proxy.counters
         log(event="stopped", service="bus", messages_in=c.messages_in, messages_out=c.messages_out)
         return 0
     finally:
         context.destroy()
-        for signum, handler in restore.items():
-            signal.signal(signum, handler)
-
-
-def _on_signals(stop: threading.Event) -> dict[int, _Handler]:
-    """SIGTERM and SIGINT set ``stop`` (main thread only); returns the handlers replaced."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    previous: dict[int, _Handler] = {}
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    return previous
 
 
 def main(argv: Sequence[str] | None = None) -> int:

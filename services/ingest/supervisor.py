@@ -13,6 +13,7 @@ from typing import Any
 from services.ingest._argv import relay_argv, write_schema
 from services.ingest._lock import LockHeld, SupervisorLock
 from services.ingest._relay import Backoff, SupervisedRelay
+from speeddata._signals import stop_on_signals
 from speeddata.bus import Publisher
 from speeddata.catalog import Channel, ChannelError, configured_channels
 from speeddata.config import Settings
@@ -149,10 +150,7 @@ def _run(settings: Settings, publish: Publish | None, logs: LineForwarder) -> in
     except OSError as e:
         logs.emit(error_line("ingest", f"data dir: {e}"))
         return 2
-    quit_flag = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: quit_flag.set())
-    with lock, _bus_publisher(settings, publish) as send:
+    with lock, stop_on_signals() as quit_flag, _bus_publisher(settings, publish) as send:
         try:
             supervisor = Supervisor(settings, channels, send, logs)
         except OSError as e:

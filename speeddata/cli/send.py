@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
+from speeddata._signals import stop_on_signals
 from speeddata.catalog import ChannelError, find_channel
 from speeddata.cli._common import CliError, ConfigOption, DataDirOption, settings_from
 from speeddata.demo import GENERATORS, DemoFeed, demo_records, send_demo
@@ -73,12 +72,10 @@ def demo(
         except OSError as e:
             raise CliError(f"cannot send to {host}: {e.strerror or e}") from None
         feeds.append(DemoFeed(name, demo_records(name), sender))
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     log(event="ready", service="sender", pid=os.getpid(), channels=",".join(names), rate=rate)
     try:
-        sent = send_demo(feeds, rate=rate, count=count, batch=batch, stop=stop)
+        with stop_on_signals() as stop:
+            sent = send_demo(feeds, rate=rate, count=count, batch=batch, stop=stop)
     except OSError as e:
         raise CliError(f"cannot send to {host}: {e.strerror}") from None
     finally:
