@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from speeddata.config import ROOT
+from speeddata.cli.send import relay_address
+from speeddata.config import ROOT, load_settings
 from speeddata.logfmt import parse_line
 from tests.procs import wait_until
 from tests.system import PY, System, alive, make_system, relay_pids
@@ -103,6 +104,14 @@ def test_send_demo_feeds_the_channels_through_ingest(system: System, procs: list
         wait_until(lambda c=channel: len(system.archived(c)) == 60, what=f"60 {channel} records")
     counters = [r["counter"] for r in system.archived("example")]
     assert counters == list(range(30)) * 2
+
+
+@pytest.mark.parametrize(
+    ("bind", "host"),
+    [("0.0.0.0", "127.0.0.1"), ("::", "::1"), ("127.0.0.2", "127.0.0.2"), ("10.1.2.3", "10.1.2.3")],
+)
+def test_send_demo_sends_where_the_relays_bind(bind: str, host: str) -> None:
+    assert relay_address(load_settings(environ={}).override(relay={"bind": bind})) == host
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import typer
 from speeddata._signals import stop_on_signals
 from speeddata.catalog import ChannelError, find_channel
 from speeddata.cli._common import CliError, ConfigOption, DataDirOption, settings_from
+from speeddata.config import Settings
 from speeddata.demo import GENERATORS, DemoFeed, demo_records, send_demo
 from speeddata.logfmt import log
 from speeddata.sender import DEFAULT_MAX_DATAGRAM, MAX_UDP_PAYLOAD, Sender
@@ -51,13 +52,21 @@ def demo(
     max_datagram: Annotated[
         int, typer.Option(min=64, max=MAX_UDP_PAYLOAD, help="Largest datagram to send (bytes).")
     ] = DEFAULT_MAX_DATAGRAM,
-    host: Annotated[str, typer.Option(help="Address the relays receive on.")] = "127.0.0.1",
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address the relays receive on (default: the relay.bind setting; 127.0.0.1 "
+            "when that is 0.0.0.0 or ::).",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Send the original demo signals (sine, ramp, square, noise, ...; a drifting temperature
     sensor) to the demo channels of the configuration, at --rate records per second."""
     settings = settings_from(config, data_dir)
+    host = host or relay_address(settings)
     names = list(GENERATORS) if channel is DemoChannel.all else [channel.value]
     feeds = []
     for name in names:
@@ -82,3 +91,10 @@ def demo(
         for feed in feeds:
             feed.sink.close()
     log(event="stopped", service="sender", records=sent)
+
+
+def relay_address(settings: Settings) -> str:
+    """Where this host reaches its relays: ``relay.bind``, or loopback when they bind every
+    address."""
+    bind = str(settings.relay.bind)
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(bind, bind)
