@@ -2,6 +2,7 @@
 
 >>> with Publisher("mytool", "probe") as pub:          # connects to settings.bus.xsub
 ...     pub.publish("relay.status.example", {...})       # source, seq, time filled in
+>>> publish("relay.status.example", {...})              # the same, from a shared Publisher
 >>> for event in subscribe(["relay.status", "bus"]):    # connects to settings.bus.xpub
 ...     print(event.topic, event.fields)
 
@@ -13,6 +14,7 @@ subscriber's subscriptions make the proxy replay its cache on every (re)connecti
 
 from __future__ import annotations
 
+import atexit
 import os
 import time
 from collections import OrderedDict
@@ -129,6 +131,44 @@ class Publisher:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+SETTLE_S = 0.3
+"""How long :func:`publish` waits after creating its publisher: ZeroMQ drops what a new PUB
+socket sends before the proxy's subscriptions reached it (the "slow joiner")."""
+
+_shared: dict[tuple[str, str, str], Publisher] = {}
+
+
+def publish(
+    topic: str,
+    fields: Mapping[str, Any],
+    settings: Settings | None = None,
+    *,
+    service: str = "tool",
+    subject: str = "publish",
+    endpoint: str | None = None,
+) -> bool:
+    """Publishes one event, as :meth:`Publisher.publish` does, through this process's shared
+    :class:`Publisher` of ``(service, subject)`` (its ``source``), created on first use and
+    closed when the process exits. That first call waits :data:`SETTLE_S` so the event is not
+    lost while the publisher connects; later calls never block. True when sent, False when
+    dropped; :class:`EventError` for an unlisted topic or fields that do not fit. Use a
+    :class:`Publisher` of your own in a thread other than the first caller's."""
+    settings = settings or load_settings()
+    key = (endpoint or settings.bus.xsub, service, subject)
+    pub = _shared.get(key)
+    if pub is None:
+        if not _shared:
+            atexit.register(_close_shared)
+        pub = _shared[key] = Publisher(service, subject, settings, endpoint)
+        time.sleep(SETTLE_S)
+    return pub.publish(topic, fields)
+
+
+def _close_shared() -> None:
+    while _shared:
+        _shared.popitem()[1].close()
 
 
 @dataclass(frozen=True)

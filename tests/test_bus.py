@@ -17,12 +17,13 @@ from speeddata.bus import (
     Event,
     Publisher,
     Subscriber,
+    publish,
     subscribe,
     topic_filters,
     topic_matches,
 )
 from speeddata.config import ROOT, Settings, load_settings
-from speeddata.events import assert_event_listed, encode, listing
+from speeddata.events import assert_event_listed, encode, listing, schemas
 from tests.procs import Proc, start
 
 TIMEOUT = 15.0
@@ -372,6 +373,21 @@ def test_a_stalled_subscriber_makes_the_proxy_count_drops(
             stalled.close()
         with Subscriber("data.example", settings, context=ctx) as reader:
             pump(flood, reader, bool)  # the stalled one gone, the topic flows again
+
+
+def test_publish_delivers_a_single_event_and_reuses_its_publisher(procs: list[Proc]) -> None:
+    bus = start_bus(procs, beats=30)
+    settings = bus_settings(bus)
+    schemas()  # loaded now: nothing slows the first publish but its own wait
+    assert publish("relay.status.one", relay_status("one"), settings, service="relay", subject="a")
+    with Subscriber("relay.status.one", settings) as sub:  # served from the cache
+        first = sub.recv(TIMEOUT)
+        assert first is not None and first.fields["channel"] == "one"
+        publish("relay.status.one", relay_status("one"), settings, service="relay", subject="a")
+        second = sub.recv(TIMEOUT)
+    assert second is not None
+    assert (second.source, second.seq) == (first.source, first.seq + 1)
+    assert first.source.startswith("relay/a/")
 
 
 def test_cache_fills_with_no_subscriber_of_the_topic(procs: list[Proc], ctx: zmq.Context) -> None:
