@@ -81,8 +81,4 @@ void zr_archive_destroy(zr_archive *a);
  * is removed). Returns bytes cut (0 when whole), -1 on I/O error (errno set). */
 int64_t zr_archive_repair_file(const char *path);
 
-/* mkdir -p: creates every missing directory of path (mode 0755). Returns 0 or an errno
- * (ENOTDIR when a component is not a directory). Shared with the quarantine. */
-int zr_mkdir_p(const char *path);
-
 #endif

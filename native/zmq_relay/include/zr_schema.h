@@ -40,7 +40,8 @@ typedef struct zr_schema {
 } zr_schema;
 
 /* Loads and compiles the channel schema in `path`. `time_field` (may be NULL) names a long field;
- * `time_unit` (may be NULL) is the --time-unit fallback. Resolution of the unit: the field type's
+ * `time_unit` (may be NULL) is the --time-unit fallback, one of s|ms|us|ns (zr_args_parse checks
+ * it; it must outlive the schema). Resolution of the unit: the field type's
  * logicalType, then a logicalType on the field itself, then time_unit, else "ns".
  * Fails (returns -1, message in err) when the file cannot be read, is not JSON, is not a record,
  * is not a valid Avro schema, declares the reserved field rx_time, or the time field is missing

@@ -15,12 +15,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "zr_container.h"
+#include "zr_util.h"
 #include "zr_varint.h"
 
 #define MIN_BLOCK_BYTES (128u * 1024u)   /* holds any UDP datagram (64 KiB) with room to spare */
@@ -87,30 +87,6 @@ static void fail(zr_archive *a, int64_t mono, const char *what, int err, const c
 }
 
 /* ---- names and directories ---- */
-
-int zr_mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    size_t n = strlen(path);
-    if (n >= sizeof buf)
-        return ENAMETOOLONG;
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; ; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return errno;
-        *p = c;
-        if (c == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return errno;
-    return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-}
 
 /* The seq of an archive file name of this channel, or -1 when the name is not one. */
 static int64_t name_seq(const char *channel, const char *name)
@@ -185,9 +161,7 @@ static void new_sync(zr_archive *a)
     if (getrandom(sync, ZR_SYNC_LEN, GRND_NONBLOCK) == ZR_SYNC_LEN)
         return;
     /* No entropy (yet): any marker unlikely to occur in the data will do. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 48);
+    uint64_t x = (uint64_t)zr_now_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 48);
     for (int i = 0; i < ZR_SYNC_LEN; i++) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         sync[i] = (uint8_t)(x >> 56);
@@ -198,10 +172,9 @@ static void new_sync(zr_archive *a)
 static int create_file(zr_archive *a)
 {
     char stamp[STAMP_LEN + 1];
-    struct timespec ts;
+    time_t now = (time_t)(zr_now_ns(CLOCK_REALTIME) / ZR_NS_PER_S);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     for (int i = 0; i < MAX_NAME_TRIES; i++, a->next_seq++) {
         snprintf(a->path, sizeof a->path, "%s/%s-%s-%06llu.avro", a->dir, a->channel, stamp,
@@ -528,9 +501,7 @@ void zr_archive_tick(zr_archive *a, int64_t mono_ns)
 
 void zr_archive_close(zr_archive *a)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    write_block(a, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    write_block(a, zr_now_ns(CLOCK_MONOTONIC));
     close_file(a);
 }
 

@@ -9,6 +9,8 @@
 
 #include <zmq.h>
 
+#include "zr_util.h"
+
 #define MONITOR_EVENTS \
     (ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_CLOSED)
 
@@ -108,9 +110,7 @@ static int read_subscriptions(zr_bus *b)
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return zr_now_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
 /* Waits for the first subscription; gives up early when the connection is refused. */

@@ -7,27 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-/* mkdir -p for a directory path. */
-static int make_dirs(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
-}
+#include "zr_util.h"
 
 /* Reads the pid the holder wrote, for the message; 0 when unknown. */
 static long holder_pid(int fd)
@@ -57,9 +39,10 @@ int zr_lock_channel(const char *data_dir, const char *channel, char *err, size_t
         snprintf(err, errlen, "cannot take the channel lock: data dir path too long");
         return -1;
     }
-    if (make_dirs(dir)) {
+    int e = zr_mkdir_p(dir);
+    if (e) {
         snprintf(err, errlen, "cannot take the channel lock: cannot create %s: %s", dir,
-                 strerror(errno));
+                 strerror(e));
         return -1;
     }
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);

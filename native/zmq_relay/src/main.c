@@ -26,6 +26,7 @@
 #include "zr_schema.h"
 #include "zr_stats.h"
 #include "zr_udp.h"
+#include "zr_util.h"
 #include "zr_validate.h"
 #include "zr_varint.h"
 
@@ -98,13 +99,6 @@ static void fatal(int code, const char *msg)
     char v[ERR_LEN + 8];
     logline("event=fatal service=relay pid=%ld error=%s", (long)getpid(), lv(v, sizeof v, msg));
     exit(code);
-}
-
-static int64_t now_ns(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- archive hooks: rare events, printed ---- */
@@ -198,7 +192,7 @@ static int drain_udp(relay *r)
         size_t n = zr_udp_recv(r->udp, r->batch, &r->stats);
         if (n == 0)
             return 0;
-        int64_t mono = now_ns(CLOCK_MONOTONIC);
+        int64_t mono = zr_now_ns(CLOCK_MONOTONIC);
         for (size_t i = 0; i < n; i++)
             on_datagram(r, mono, &r->batch[i]);
         zr_outputs_batch_end(r->outputs, mono); /* before the buffers are reused */
@@ -252,7 +246,7 @@ static void on_tick(relay *r)
     uint64_t expirations;
     if (read(r->timer_fd, &expirations, sizeof expirations) < 0)
         return; /* spurious wake-up */
-    int64_t mono = now_ns(CLOCK_MONOTONIC);
+    int64_t mono = zr_now_ns(CLOCK_MONOTONIC);
     zr_archive_tick(r->archive, mono);
     zr_outputs_tick(r->outputs, mono);
     report_archive_state(r);
@@ -422,7 +416,7 @@ static void stop(relay *r)
 {
     zr_archive_close(r->archive);
     flush_quarantine(r);
-    zr_outputs_close(r->outputs, now_ns(CLOCK_MONOTONIC));
+    zr_outputs_close(r->outputs, zr_now_ns(CLOCK_MONOTONIC));
     print_stopped(r);
     zr_outputs_destroy(r->outputs);
     zr_archive_destroy(r->archive);

@@ -11,6 +11,7 @@
 #include "zr_decimate.h"
 #include "zr_events.h"
 #include "zr_mcast.h"
+#include "zr_util.h"
 #include "zr_varint.h"
 
 #define EVENT_BYTES (16 * 1024)    /* room for one status, file or error event */
@@ -42,16 +43,9 @@ struct zr_outputs {
     char reason[512];
 };
 
-static int64_t now_ns(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static zr_ev_head next_head(zr_outputs *o)
 {
-    return (zr_ev_head){o->source, ++o->seq, now_ns(CLOCK_REALTIME), o->cfg->name};
+    return (zr_ev_head){o->source, ++o->seq, zr_now_ns(CLOCK_REALTIME), o->cfg->name};
 }
 
 /* Sends the event encoded in o->ev (len 0: it did not fit, counted as dropped). */
@@ -119,8 +113,8 @@ int zr_outputs_create(zr_outputs **out, const zr_config *cfg, const zr_schema *s
     o->cfg = cfg;
     o->schema = schema;
     o->stats = stats;
-    o->started = now_ns(CLOCK_REALTIME);
-    o->last_status = now_ns(CLOCK_MONOTONIC);
+    o->started = zr_now_ns(CLOCK_REALTIME);
+    o->last_status = zr_now_ns(CLOCK_MONOTONIC);
     snprintf(o->source, sizeof o->source, "relay/%s/%ld-%lld", cfg->name, (long)getpid(),
              (long long)o->started);
     name_topics(o);

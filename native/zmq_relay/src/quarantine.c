@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "zr_archive.h"
+#include "zr_util.h"
 
 #define BUF_BYTES (256u * 1024u)   /* several entries of the largest datagram (64 KiB) */
 #define ENTRY_HEAD 14              /* u32 length, i64 rx_time, u16 reason */

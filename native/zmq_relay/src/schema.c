@@ -410,23 +410,9 @@ static const char *logical_unit(json_t *logical)
     return NULL;
 }
 
-/* The --time-unit value as a static string, or NULL when it is not one of s|ms|us|ns. */
-static const char *unit_arg(const char *u)
-{
-    static const char *const units[] = {"s", "ms", "us", "ns"};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (!strcmp(u, units[i]))
-            return units[i];
-    }
-    return NULL;
-}
-
 static int resolve_time(ctx *c, zr_schema *s, json_t *fields, const char *time_field,
                         const char *time_unit)
 {
-    const char *fallback = time_unit ? unit_arg(time_unit) : NULL;
-    if (time_unit && !fallback)
-        return fail(c, "time unit \"%s\" is not one of s, ms, us, ns", time_unit), -1;
     if (!time_field || !*time_field)
         return 0;
     for (size_t i = 0; i < s->nfields; i++) {
@@ -439,7 +425,7 @@ static int resolve_time(ctx *c, zr_schema *s, json_t *fields, const char *time_f
         if (!unit)
             unit = logical_unit(json_object_get(field, "logicalType"));
         s->time_field = (int)i;
-        s->time_unit = unit ? unit : fallback ? fallback : "ns";
+        s->time_unit = unit ? unit : time_unit ? time_unit : "ns";
         return 0;
     }
     return fail(c, "time field \"%s\" is not a field of the record", time_field), -1;

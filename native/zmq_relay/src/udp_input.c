@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zr_util.h"
+
 #ifndef SO_RXQ_OVFL
 #define SO_RXQ_OVFL 40
 #endif
@@ -163,13 +165,6 @@ static int64_t read_ctrl(zr_udp *u, struct msghdr *h, int64_t fallback_ns, zr_st
     return rx;
 }
 
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 size_t zr_udp_recv(zr_udp *u, zr_datagram dg[ZR_UDP_BATCH], zr_stats *stats)
 {
     for (size_t i = 0; i < ZR_UDP_BATCH; i++) {
@@ -182,7 +177,7 @@ size_t zr_udp_recv(zr_udp *u, zr_datagram dg[ZR_UDP_BATCH], zr_stats *stats)
     while (n < 0 && errno == EINTR);
     if (n <= 0)
         return 0;
-    int64_t now = realtime_ns();
+    int64_t now = zr_now_ns(CLOCK_REALTIME);
     for (int i = 0; i < n; i++) {
         dg[i].data = u->iov[i].iov_base;
         dg[i].len = u->msgs[i].msg_len;
