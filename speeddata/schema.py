@@ -79,6 +79,8 @@ def archive_schema(channel_schema: Schema | Path) -> dict[str, Any]:
     schema = load_schema(channel_schema)
     if not isinstance(schema, dict) or schema.get("type") != "record":
         raise SchemaError("a channel schema must be an Avro record")
+    if not isinstance(schema.get("fields"), list):
+        raise SchemaError("a channel record needs a list of fields")
     reserved = RESERVED_FIELDS & {f.get("name") for f in schema["fields"]}
     if reserved:
         raise SchemaError(f"field name {sorted(reserved)[0]!r} is reserved for the archive")

@@ -20,6 +20,7 @@ import fastavro
 import zmq
 
 from speeddata import events
+from speeddata._avro import without_logical_types
 from speeddata.schema import archive_schema
 
 IP_MULTICAST_ALL = 49  # linux/in.h; not exported by the socket module
@@ -169,22 +170,13 @@ def decode_record(schema: dict[str, Any], data: bytes) -> dict[str, Any]:
 
 def decode_batch(schema: dict[str, Any], batch: dict[str, Any]) -> list[dict[str, Any]]:
     """The archive records of a DataBatch event (rx_time first), checking its count."""
-    parsed = fastavro.parse_schema(_plain(archive_schema(schema)))
+    parsed = fastavro.parse_schema(without_logical_types(archive_schema(schema)))
     buf = io.BytesIO(batch["records"])
     out = []
     while buf.tell() < len(batch["records"]):
         out.append(fastavro.schemaless_reader(buf, parsed, None))
     assert len(out) == batch["count"], f"count {batch['count']} but {len(out)} records"
     return out  # type: ignore[return-value]
-
-
-def _plain(schema: Any) -> Any:
-    """The schema without logical types (timestamps as the ints they are on the wire)."""
-    if isinstance(schema, dict):
-        return {k: _plain(v) for k, v in schema.items() if k != "logicalType"}
-    if isinstance(schema, list):
-        return [_plain(s) for s in schema]
-    return schema
 
 
 # -- reference decimation, from the contract ----------------------------------------------------

@@ -213,3 +213,8 @@ def test_time_unit_of_the_demo_channels():
     agents = ROOT / "config" / "agents"
     assert time_unit(agents / "example.avsc", "time") == "ns"
     assert time_unit(agents / "temperature.avsc", "time", "ns") == "ns"
+
+
+def test_archive_schema_of_a_record_without_fields_is_a_schema_error():
+    with pytest.raises(SchemaError, match="list of fields"):
+        archive_schema({"type": "record", "name": "x"})
