@@ -15,7 +15,7 @@ class Figures:
     """One receiver in one case."""
 
     receiver: str
-    per_repeat: tuple[float, ...]  # highest datagrams/s sent with zero loss, per repeat
+    per_repeat: tuple[float, ...]  # highest pace (datagrams/s) with zero loss, per repeat
     never_lost: bool  # no loss at any rate (runs that failed to start aside): a lower bound
     cpu_per_m: float | None  # CPU seconds per million records at the case's reference rate
     rss_kib: int  # peak resident memory over all runs
@@ -37,7 +37,7 @@ class Figures:
 def figures(case: Case, receiver: str, runs: Sequence[Run], repeats: int, ref_rate: int) -> Figures:
     mine = [r for r in runs if r.receiver == receiver]
     per_repeat = tuple(
-        max((r.achieved for r in mine if r.repeat == rep and r.clean), default=0.0)
+        max((r.pace for r in mine if r.repeat == rep and r.clean), default=0.0)
         for rep in range(repeats)
     )
     at_ref = [r for r in mine if r.rate == ref_rate and not r.error]

@@ -57,6 +57,12 @@ class Run:
         return max(0, self.sent - min(self.delivered.values()))
 
     @property
+    def pace(self) -> float:
+        """The rate this run stands for: the one asked when the blaster held it (within 1%),
+        else what it reached."""
+        return float(self.rate) if self.achieved >= 0.99 * self.rate else self.achieved
+
+    @property
     def handled(self) -> int:
         """Records the receiver took in (its best-served output: lost ones cost no work)."""
         return max(self.delivered.values(), default=0) * self.records
