@@ -18,22 +18,10 @@
 #include <unistd.h>
 
 #include "zr_archive.h"
+#include "zr_check.h"
 #include "zr_container.h"
 #include "zr_quarantine.h"
 #include "zr_varint.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (cond) {                                                                      \
-            passed++;                                                                    \
-        } else {                                                                         \
-            failed++;                                                                    \
-            fprintf(stderr, "%s:%d: %s: CHECK failed: %s\n", __FILE__, __LINE__, __func__, \
-                    #cond);                                                              \
-        }                                                                                \
-    } while (0)
 
 #define MS 1000000LL
 #define SEC 1000000000LL
@@ -226,6 +214,17 @@ static void read_block(readback *rb, const zr_cblock *b)
     free(data);
 }
 
+/* The header metadata against want, in META_KEYS order; NULL: the key is left out. */
+static void check_meta(const readback *rb, const char *const want[6])
+{
+    for (int i = 0; i < 6; i++) {
+        const char *got = rb->meta[i];
+        CHECKF(want[i] ? got && strcmp(got, want[i]) == 0 : got == NULL,
+               "metadata %s: %s, want %s", META_KEYS[i], got ? got : "(none)",
+               want[i] ? want[i] : "(none)");
+    }
+}
+
 static void rb_free(readback *rb)
 {
     for (int i = 0; i < 6; i++)
@@ -277,17 +276,17 @@ static long avrocat_check(const char *path, const rec *want, size_t n)
         long long rx = -1, t = -1;
         int num = -1;
         const char *q;
+        line[strcspn(line, "\n")] = '\0';
         if ((q = strstr(line, "\"rx_time\": ")))
             sscanf(q + 11, "%lld", &rx);
         if ((q = strstr(line, "\"time\": ")))
             sscanf(q + 8, "%lld", &t);
         if ((q = strstr(line, "\"n\": ")))
             sscanf(q + 5, "%d", &num);
-        if ((size_t)count < n && (rx != want[count].rx || t != want[count].time ||
-                                  num != want[count].n || !strstr(line, want[count].s))) {
-            fprintf(stderr, "avrocat %s record %ld: %s", path, count, line);
-            failed++;
-        }
+        if ((size_t)count < n)
+            CHECKF(rx == want[count].rx && t == want[count].time && num == want[count].n &&
+                       strstr(line, want[count].s),
+                   "avrocat %s record %ld: %s", path, count, line);
         count++;
     }
     return pclose(p) == 0 ? count : -1;
@@ -423,12 +422,7 @@ static void test_roundtrip(void)
     CHECK(nfiles == 1);
     check_in_order(rb, 0, 1000);
     CHECK(rb->nblocks >= 9);
-    CHECK(rb->meta[0] && strcmp(rb->meta[0], SCHEMA) == 0);
-    CHECK(rb->meta[1] && strcmp(rb->meta[1], "null") == 0);
-    CHECK(rb->meta[2] && strcmp(rb->meta[2], "ch") == 0);
-    CHECK(rb->meta[3] && strcmp(rb->meta[3], "time") == 0);
-    CHECK(rb->meta[4] && strcmp(rb->meta[4], "ns") == 0);
-    CHECK(rb->meta[5] && strcmp(rb->meta[5], "0123456789abcdef") == 0);
+    check_meta(rb, (const char *[6]){SCHEMA, "null", "ch", "time", "ns", "0123456789abcdef"});
     CHECK(st.archived == 1000 && st.unarchived == 0 && st.files == 1);
     CHECK(st.archive_bytes == rb->size);
     CHECK(ev.opened == 1 && ev.closed == 1 && ev.errors == 0);
@@ -458,8 +452,7 @@ static void test_optional_metadata(void)
     CHECK(list_avro(dir, names, 4) == 1);
     readback *rb = read_back(names[0], NULL);
     CHECK(rb->header == ZR_CW_OK && rb->nrecs == 1);
-    CHECK(rb->meta[3] == NULL && rb->meta[5] == NULL);
-    CHECK(rb->meta[4] && strcmp(rb->meta[4], "ns") == 0);
+    check_meta(rb, (const char *[6]){SCHEMA, "null", "ch", NULL, "ns", NULL});
     rb_free(rb);
     rm_tree(tmp);
 }
@@ -1060,6 +1053,5 @@ int main(void)
     test_large_records();
     test_quarantine();
     test_quarantine_short_write();
-    printf("test_archive: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return zr_check_summary("test_archive");
 }

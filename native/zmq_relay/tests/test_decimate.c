@@ -8,20 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "zr_check.h"
 #include "zr_decimate.h"
 #include "zr_schema.h"
 #include "zr_validate.h"
 #include "zr_varint.h"
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                        \
-        }                                                                      \
-    } while (0)
 
 static const char *SCHEMA =
     "{\"type\": \"record\", \"name\": \"t\", \"fields\": ["
@@ -144,6 +135,13 @@ static int same(const zr_dec_out *o, const vals *expect)
     return 0;
 }
 
+/* Feeds one whole window v[0..n): whether it yields exactly one record, equal to *expect. */
+static int window_gives(zr_decimator *d, const vals *v, size_t n, const vals *expect)
+{
+    zr_dec_out out[ZR_DEC_MAX_OUT];
+    return feed(d, v, n, out) == 1 && same(&out[0], expect);
+}
+
 static void test_downsample(void)
 {
     zr_decimator *d = make(ZR_ALG_DOWNSAMPLE, 3);
@@ -185,7 +183,6 @@ static void test_mean(void)
 static void test_int_rounding(void)
 {
     zr_decimator *d = make(ZR_ALG_MEAN, 2);
-    zr_dec_out out[ZR_DEC_MAX_OUT];
     const int32_t cases[][3] = {
         {1, 2, 2}, {-1, -2, -2}, {1, 1, 1}, {-3, 4, 1}, {3, -4, -1}, {0, -1, -1},
         {2147483647, 2147483646, 2147483647},
@@ -193,12 +190,9 @@ static void test_int_rounding(void)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         vals v[2] = {{.label = "", .i = cases[c][0], .has_ni = 1, .ni = cases[c][0]},
                      {.label = "", .i = cases[c][1], .has_ni = 1, .ni = cases[c][1]}};
-        CHECK(feed(d, v, 2, out) == 1);
         vals expect = {.label = "", .i = cases[c][2], .has_ni = 1, .ni = cases[c][2]};
-        int ok = same(&out[0], &expect);
-        CHECK(ok);
-        if (!ok)
-            fprintf(stderr, "  rounding case %zu: %d, %d\n", c, cases[c][0], cases[c][1]);
+        CHECKF(window_gives(d, v, 2, &expect), "rounding case %zu: %d, %d", c, cases[c][0],
+               cases[c][1]);
     }
     zr_decimate_destroy(d);
 }
@@ -224,16 +218,14 @@ static void test_minmax(void)
 static void test_rms(void)
 {
     zr_decimator *d = make(ZR_ALG_RMS, 2);
-    zr_dec_out out[ZR_DEC_MAX_OUT];
     vals v[2] = {
         {1, "a", 3, -6, 3.0f, 3.0, 1, 1.0, 0, 0, 0},
         {2, "b", -4, 8, 4.0f, -4.0, 0, 0, 1, -5, 1},
     };
-    CHECK(feed(d, v, 2, out) == 1);
     /* i: sqrt(12.5) = 3.54 -> 4; l: sqrt(50) = 7.07 -> 7; nd: the one value; ni: |-5|. */
     double r = sqrt((3.0 * 3.0 + 4.0 * 4.0) / 2);
     vals expect = {2, "b", 4, 7, (float)r, r, 1, 1.0, 1, 5, 1};
-    CHECK(same(&out[0], &expect));
+    CHECK(window_gives(d, v, 2, &expect));
     zr_decimate_destroy(d);
 }
 
@@ -242,21 +234,18 @@ static void test_rms(void)
 static void test_rms_clamped(void)
 {
     zr_decimator *d = make(ZR_ALG_RMS, 2);
-    zr_dec_out out[ZR_DEC_MAX_OUT];
-    vals v[2] = {
+    vals bottom[2] = {
         {1, "a", INT32_MIN, INT64_MIN, 0, 0, 0, 0, 1, INT32_MIN, 0},
         {2, "b", INT32_MIN, INT64_MIN, 0, 0, 0, 0, 1, INT32_MIN, 0},
     };
-    CHECK(feed(d, v, 2, out) == 1);
-    vals expect = {2, "b", INT32_MAX, INT64_MAX, 0, 0, 0, 0, 1, INT32_MAX, 0};
-    CHECK(same(&out[0], &expect));
+    vals expect_bottom = {2, "b", INT32_MAX, INT64_MAX, 0, 0, 0, 0, 1, INT32_MAX, 0};
+    CHECK(window_gives(d, bottom, 2, &expect_bottom));
     vals top[2] = {
         {1, "a", INT32_MAX, INT64_MAX, 0, 0, 0, 0, 0, 0, 0},
         {2, "b", INT32_MAX, INT64_MAX, 0, 0, 0, 0, 0, 0, 0},
     };
-    CHECK(feed(d, top, 2, out) == 1);
     vals expect_top = {2, "b", INT32_MAX, INT64_MAX, 0, 0, 0, 0, 0, 0, 0};
-    CHECK(same(&out[0], &expect_top));
+    CHECK(window_gives(d, top, 2, &expect_top));
     zr_decimate_destroy(d);
 }
 
@@ -302,9 +291,8 @@ static void test_reset(void)
     CHECK(feed(d, &stale, 1, out) == 0);
     zr_decimate_reset(d);
     vals v[2] = {{2, "b", 10, 0, 0, 0, 0, 0, 0, 0, 0}, {3, "c", 20, 0, 0, 0, 0, 0, 0, 0, 0}};
-    CHECK(feed(d, v, 2, out) == 1);
     vals expect = {3, "c", 15, 0, 0, 0, 0, 0, 0, 0, 0};
-    CHECK(same(&out[0], &expect));
+    CHECK(window_gives(d, v, 2, &expect));
     CHECK(zr_decimate_needs_fields(d));
     zr_decimate_destroy(d);
     d = make(ZR_ALG_DOWNSAMPLE, 2);
@@ -316,10 +304,8 @@ static void test_reset(void)
 static void test_window_of_one(void)
 {
     zr_decimator *d = make(ZR_ALG_RMS, 1);
-    zr_dec_out out[ZR_DEC_MAX_OUT];
     vals v = {7, "z", 9, 11, 2.0f, 5.5, 1, 0.25, 1, 3, 1};
-    CHECK(feed(d, &v, 1, out) == 1);
-    CHECK(same(&out[0], &v));
+    CHECK(window_gives(d, &v, 1, &v));
     zr_decimate_destroy(d);
 }
 
@@ -345,10 +331,5 @@ int main(void)
     test_window_of_one();
     test_bad_window();
     zr_schema_free(&schema);
-    if (failures) {
-        fprintf(stderr, "test_decimate: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("test_decimate: ok\n");
-    return 0;
+    return zr_check_summary("test_decimate");
 }

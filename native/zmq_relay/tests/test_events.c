@@ -6,19 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zr_check.h"
 #include "zr_events.h"
 #include "zr_proto.h"
 #include "zr_validate.h"
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                        \
-        }                                                                      \
-    } while (0)
 
 static const zr_ev_head HEAD = {"relay/ch/42-1700000000000000000", 7, 1700000000123456789, "ch"};
 
@@ -155,10 +146,5 @@ int main(int argc, char **argv)
     test_overflow();
     if (argc > 1)
         write_files(argv[1]);
-    if (failures) {
-        fprintf(stderr, "test_events: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("test_events: ok\n");
-    return 0;
+    return zr_check_summary("test_events");
 }

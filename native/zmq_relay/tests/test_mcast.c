@@ -12,17 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zr_check.h"
 #include "zr_mcast.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
 
 #define TOO_BIG (ZR_MCAST_MAX_DATAGRAM + 1)
 
@@ -60,73 +51,78 @@ static size_t receive(int fd, uint8_t *firsts, size_t max)
     return n;
 }
 
-static zr_mcast *sender(zr_endpoint *dest, struct in_addr group, uint16_t port, uint64_t *sent,
-                        zr_stats *st)
+/* A receiver joined to the group and a sender to it, with the sender's counters. */
+typedef struct rig {
+    int rx;
+    zr_endpoint dest;
+    zr_stats st;
+    uint64_t sent;
+    zr_mcast *m;
+} rig;
+
+static void rig_up(rig *r, struct in_addr group)
 {
     struct in_addr iface;
-    zr_mcast *m = NULL;
+    uint16_t port;
+    *r = (rig){.rx = join(group, &port)};
     inet_pton(AF_INET, "127.0.0.1", &iface);
-    *dest = (zr_endpoint){.set = 1, .group = group, .port = port};
-    snprintf(dest->text, sizeof dest->text, "%s:%u", inet_ntoa(group), port);
-    if (zr_mcast_create(&m, dest, iface, 0, 2 * TOO_BIG, sent, st) || zr_mcast_broken(m)) {
+    r->dest = (zr_endpoint){.set = 1, .group = group, .port = port};
+    snprintf(r->dest.text, sizeof r->dest.text, "%s:%u", inet_ntoa(group), port);
+    if (zr_mcast_create(&r->m, &r->dest, iface, 0, 2 * TOO_BIG, &r->sent, &r->st) ||
+        zr_mcast_broken(r->m)) {
         fprintf(stderr, "cannot set up the multicast sender\n");
         exit(2);
     }
-    return m;
+}
+
+static void rig_down(rig *r)
+{
+    zr_mcast_destroy(r->m);
+    close(r->rx);
 }
 
 static void test_one_bad_datagram_in_a_batch(struct in_addr group)
 {
-    uint16_t port;
-    int rx = join(group, &port);
-    zr_endpoint dest;
-    zr_stats st = {0};
-    uint64_t sent = 0;
-    zr_mcast *m = sender(&dest, group, port, &sent, &st);
+    rig r;
+    rig_up(&r, group);
     static uint8_t big[TOO_BIG];
     uint8_t small[5][8];
     big[0] = 'X';
     for (int i = 0; i < 5; i++)
         small[i][0] = (uint8_t)('a' + i);
-    zr_mcast_queue(m, small[0], sizeof small[0]);
-    zr_mcast_queue(m, small[1], sizeof small[1]);
-    zr_mcast_queue(m, big, sizeof big);          /* the kernel refuses it: EMSGSIZE */
-    zr_mcast_queue(m, small[2], sizeof small[2]);
-    zr_mcast_queue(m, big, sizeof big);
-    zr_mcast_queue(m, small[3], sizeof small[3]);
-    zr_mcast_queue(m, small[4], sizeof small[4]);
-    zr_mcast_flush(m);
+    zr_mcast_queue(r.m, small[0], sizeof small[0]);
+    zr_mcast_queue(r.m, small[1], sizeof small[1]);
+    zr_mcast_queue(r.m, big, sizeof big);          /* the kernel refuses it: EMSGSIZE */
+    zr_mcast_queue(r.m, small[2], sizeof small[2]);
+    zr_mcast_queue(r.m, big, sizeof big);
+    zr_mcast_queue(r.m, small[3], sizeof small[3]);
+    zr_mcast_queue(r.m, small[4], sizeof small[4]);
+    zr_mcast_flush(r.m);
     uint8_t got[16];
-    size_t n = receive(rx, got, sizeof got);
+    size_t n = receive(r.rx, got, sizeof got);
     CHECK(n == 5 && memcmp(got, "abcde", 5) == 0);
-    CHECK(sent == 5 && zr_mcast_errors(m) == 2 && st.mcast_errors == 2);
-    CHECK(zr_mcast_last_errno(m) == EMSGSIZE);
-    zr_mcast_destroy(m);
-    close(rx);
+    CHECK(r.sent == 5 && zr_mcast_errors(r.m) == 2 && r.st.mcast_errors == 2);
+    CHECK(zr_mcast_last_errno(r.m) == EMSGSIZE);
+    rig_down(&r);
 }
 
 static void test_copy_too_big(struct in_addr group)
 {
-    uint16_t port;
-    int rx = join(group, &port);
-    zr_endpoint dest;
-    zr_stats st = {0};
-    uint64_t sent = 0;
-    zr_mcast *m = sender(&dest, group, port, &sent, &st);
+    rig r;
+    rig_up(&r, group);
     static uint8_t big[TOO_BIG];
     big[0] = 'X';
-    zr_mcast_queue_copy(m, (const uint8_t *)"a", 1);
-    zr_mcast_queue_copy(m, big, sizeof big);     /* counted at once, never queued */
-    CHECK(zr_mcast_errors(m) == 1 && zr_mcast_last_errno(m) == EMSGSIZE);
-    zr_mcast_queue_copy(m, big, ZR_MCAST_MAX_DATAGRAM);
-    zr_mcast_queue_copy(m, (const uint8_t *)"b", 1);
-    zr_mcast_flush(m);
+    zr_mcast_queue_copy(r.m, (const uint8_t *)"a", 1);
+    zr_mcast_queue_copy(r.m, big, sizeof big);     /* counted at once, never queued */
+    CHECK(zr_mcast_errors(r.m) == 1 && zr_mcast_last_errno(r.m) == EMSGSIZE);
+    zr_mcast_queue_copy(r.m, big, ZR_MCAST_MAX_DATAGRAM);
+    zr_mcast_queue_copy(r.m, (const uint8_t *)"b", 1);
+    zr_mcast_flush(r.m);
     uint8_t got[8];
-    size_t n = receive(rx, got, sizeof got);
+    size_t n = receive(r.rx, got, sizeof got);
     CHECK(n == 3 && got[0] == 'a' && got[1] == 'X' && got[2] == 'b');
-    CHECK(sent == 3 && zr_mcast_errors(m) == 1 && st.mcast_errors == 1);
-    zr_mcast_destroy(m);
-    close(rx);
+    CHECK(r.sent == 3 && zr_mcast_errors(r.m) == 1 && r.st.mcast_errors == 1);
+    rig_down(&r);
 }
 
 int main(void)
@@ -138,10 +134,5 @@ int main(void)
     inet_pton(AF_INET, text, &group);
     test_one_bad_datagram_in_a_batch(group);
     test_copy_too_big(group);
-    if (failures) {
-        fprintf(stderr, "test_mcast: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("test_mcast: ok\n");
-    return 0;
+    return zr_check_summary("test_mcast");
 }

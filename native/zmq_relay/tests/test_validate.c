@@ -2,31 +2,14 @@
  * tests/statsd_msg.c): long lists of datagrams, as hex, that each schema must accept or reject
  * for a given reason, schemas that must fail to load, time-unit resolution and the archive
  * schema text. Schemas are written with single quotes (turned into double quotes on disk). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "zr_check.h"
 #include "zr_schema.h"
 #include "zr_validate.h"
-
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...)
-{
-    if (ok) {
-        passed++;
-        return;
-    }
-    failed++;
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("FAIL: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
 
 /* ---- fixtures ------------------------------------------------------------------------------ */
 
@@ -149,7 +132,7 @@ static void load_schemas(void)
     for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++) {
         int rc = zr_schema_load(&loaded[i], schema_file(schemas[i].json), NULL, NULL, err,
                                 sizeof err);
-        check(rc == 0, "schema %s does not load: %s", schemas[i].name, err);
+        CHECKF(rc == 0, "schema %s does not load: %s", schemas[i].name, err);
         if (rc) {
             fprintf(stderr, "cannot go on without the test schemas\n");
             exit(1);
@@ -449,10 +432,10 @@ static int run(const zr_schema *s, const uint8_t *fp, const uint8_t *buf, size_t
         return r;
     size_t end = 0;
     for (size_t i = 0; i < *nrecs; i++) {
-        check(recs[i].off >= end && recs[i].off + recs[i].len <= len, "span %zu out of order", i);
+        CHECKF(recs[i].off >= end && recs[i].off + recs[i].len <= len, "span %zu out of order", i);
         end = recs[i].off + recs[i].len;
     }
-    check(end == len, "spans end at %zu, datagram at %zu", end, len);
+    CHECKF(end == len, "spans end at %zu, datagram at %zu", end, len);
     return r;
 }
 
@@ -464,14 +447,14 @@ static void test_cases(void)
         size_t len = unhex(c->hex, buf, sizeof buf), n = 0;
         size_t want_n = c->want == OK ? (c->nrecs ? c->nrecs : 1) : 0;
         int r = run(schema(c->schema), fingerprint, buf, len, &n);
-        check(r == c->want && n == want_n, "%s [%s]: got %s (%zu records), want %s (%zu)",
-              c->schema, c->hex, zr_reject_name(r), n, zr_reject_name(c->want), want_n);
+        CHECKF(r == c->want && n == want_n, "%s [%s]: got %s (%zu records), want %s (%zu)",
+               c->schema, c->hex, zr_reject_name(r), n, zr_reject_name(c->want), want_n);
         if (len >= 2 && buf[0] == 0xC3 && buf[1] == 0x01 && !memcmp(buf + 2, fingerprint, 8))
             continue;
         /* Without a header, a relay with no fingerprint reads the datagram the same way. */
         r = run(schema(c->schema), NULL, buf, len, &n);
-        check(r == c->want, "%s [%s] without fingerprint: got %s, want %s", c->schema, c->hex,
-              zr_reject_name(r), zr_reject_name(c->want));
+        CHECKF(r == c->want, "%s [%s] without fingerprint: got %s, want %s", c->schema, c->hex,
+               zr_reject_name(r), zr_reject_name(c->want));
     }
 }
 
@@ -480,9 +463,9 @@ static void test_no_fingerprint(void)
 {
     uint8_t buf[256];
     size_t n, len = unhex(HDR " " EX, buf, sizeof buf);
-    check(run(schema("example"), NULL, buf, len, &n) == ZR_REJ_LENGTH, "header read as bare");
+    CHECKF(run(schema("example"), NULL, buf, len, &n) == ZR_REJ_LENGTH, "header read as bare");
     len = unhex(HDR, buf, sizeof buf);
-    check(run(schema("empty"), NULL, buf, len, &n) == ZR_REJ_TRAILING, "header of empty record");
+    CHECKF(run(schema("empty"), NULL, buf, len, &n) == ZR_REJ_TRAILING, "header of empty record");
 }
 
 /* A bad byte, a surrogate or a two-byte character at (nearly) every position of a 24-byte
@@ -496,17 +479,17 @@ static void test_utf8_positions(void)
         memset(buf + 1, 'a', 24);
         buf[1 + pos] = 0xff;
         int r = run(schema("string"), NULL, buf, 25, &n);
-        check(r == ZR_REJ_UTF8, "0xff at %zu: %s", pos, zr_reject_name(r));
+        CHECKF(r == ZR_REJ_UTF8, "0xff at %zu: %s", pos, zr_reject_name(r));
         if (pos >= 22)
             continue;
         memcpy(buf + 1 + pos, "\xed\xa0\x80", 3); /* a surrogate */
         r = run(schema("string"), NULL, buf, 25, &n);
-        check(r == ZR_REJ_UTF8, "surrogate at %zu: %s", pos, zr_reject_name(r));
+        CHECKF(r == ZR_REJ_UTF8, "surrogate at %zu: %s", pos, zr_reject_name(r));
         memset(buf + 1, 'a', 24);
         buf[1 + pos] = 0xc3;
         buf[2 + pos] = 0xa9;
         r = run(schema("string"), NULL, buf, 25, &n);
-        check(r == ZR_OK, "e-acute at %zu: %s", pos, zr_reject_name(r));
+        CHECKF(r == ZR_OK, "e-acute at %zu: %s", pos, zr_reject_name(r));
     }
 }
 
@@ -517,25 +500,25 @@ static void test_truncations(const char *name, const char *hex)
     uint8_t rec[512], buf[1024];
     size_t n, len = unhex(hex, rec, sizeof rec), hlen = unhex(HDR, buf, sizeof buf);
     const zr_schema *s = schema(name);
-    check(run(s, fingerprint, rec, len, &n) == ZR_OK, "%s record not accepted", name);
+    CHECKF(run(s, fingerprint, rec, len, &n) == ZR_OK, "%s record not accepted", name);
     for (size_t cut = 1; cut < len; cut++) {
         int r = run(s, fingerprint, rec, cut, &n);
-        check(r == ZR_REJ_TRUNCATED, "%s cut at %zu: got %s", name, cut, zr_reject_name(r));
+        CHECKF(r == ZR_REJ_TRUNCATED, "%s cut at %zu: got %s", name, cut, zr_reject_name(r));
         memcpy(buf + hlen, rec, cut);
         r = run(s, fingerprint, buf, hlen + cut, &n);
-        check(r == ZR_REJ_TRUNCATED, "%s single-object cut at %zu: %s", name, cut,
-              zr_reject_name(r));
+        CHECKF(r == ZR_REJ_TRUNCATED, "%s single-object cut at %zu: %s", name, cut,
+               zr_reject_name(r));
         memcpy(buf + hlen, rec, len);
         memcpy(buf + hlen + len, rec, cut); /* a whole record, then a cut one */
         r = run(s, fingerprint, buf + hlen, len + cut, &n);
-        check(r == ZR_REJ_TRUNCATED, "%s second record cut at %zu: %s", name, cut,
-              zr_reject_name(r));
+        CHECKF(r == ZR_REJ_TRUNCATED, "%s second record cut at %zu: %s", name, cut,
+               zr_reject_name(r));
     }
     memcpy(buf + hlen, rec, len);
     memcpy(buf + hlen + len, buf, hlen);
     for (size_t cut = 1; cut < hlen; cut++) {
         int r = run(s, fingerprint, buf, hlen + len + cut, &n);
-        check(r == ZR_REJ_TRAILING, "%s header cut at %zu: %s", name, cut, zr_reject_name(r));
+        CHECKF(r == ZR_REJ_TRAILING, "%s header cut at %zu: %s", name, cut, zr_reject_name(r));
     }
 }
 
@@ -546,21 +529,21 @@ static void test_spans(void)
     size_t n, rl = unhex(EX, buf, sizeof buf);
     size_t len = unhex(HDR " " EX " " HDR " " EX, buf, sizeof buf);
     zr_reject r = zr_validate_datagram(schema("example"), fingerprint, buf, len, recs, 4, &n);
-    check(r == ZR_OK && n == 2 && recs[0].off == 10 && recs[0].len == rl &&
-              recs[1].off == 20 + rl && recs[1].len == rl,
-          "single-object spans");
+    CHECKF(r == ZR_OK && n == 2 && recs[0].off == 10 && recs[0].len == rl &&
+               recs[1].off == 20 + rl && recs[1].len == rl,
+           "single-object spans");
     len = unhex(EX " " EX " " EX, buf, sizeof buf);
     r = zr_validate_datagram(schema("example"), fingerprint, buf, len, recs, 4, &n);
-    check(r == ZR_OK && n == 3 && recs[2].off == 2 * rl && recs[2].len == rl, "bare spans");
+    CHECKF(r == ZR_OK && n == 3 && recs[2].off == 2 * rl && recs[2].len == rl, "bare spans");
     r = zr_validate_datagram(schema("example"), fingerprint, buf, len, recs, 2, &n);
-    check(r == ZR_REJ_TOO_MANY && n == 0, "3 records, room for 2: %s", zr_reject_name(r));
+    CHECKF(r == ZR_REJ_TOO_MANY && n == 0, "3 records, room for 2: %s", zr_reject_name(r));
     r = zr_validate_datagram(schema("example"), fingerprint, buf, 2 * rl, recs, 2, &n);
-    check(r == ZR_OK && n == 2, "2 records, room for 2: %s", zr_reject_name(r));
+    CHECKF(r == ZR_OK && n == 2, "2 records, room for 2: %s", zr_reject_name(r));
     r = zr_validate_datagram(schema("example"), fingerprint, buf, rl, recs, 0, &n);
-    check(r == ZR_REJ_TOO_MANY, "room for none: %s", zr_reject_name(r));
+    CHECKF(r == ZR_REJ_TOO_MANY, "room for none: %s", zr_reject_name(r));
     len = unhex(HDR " " HDR " " HDR, buf, sizeof buf);
     r = zr_validate_datagram(schema("empty"), fingerprint, buf, len, recs, 2, &n);
-    check(r == ZR_REJ_TOO_MANY, "3 empty records, room for 2: %s", zr_reject_name(r));
+    CHECKF(r == ZR_REJ_TOO_MANY, "3 empty records, room for 2: %s", zr_reject_name(r));
 }
 
 static void test_record_fields(void)
@@ -569,28 +552,28 @@ static void test_record_fields(void)
     zr_span recs[4], f[16];
     size_t n, len = unhex(ALL " " ALL, buf, sizeof buf);
     const zr_schema *s = schema("all");
-    check(s->nfields == sizeof all_lens / sizeof all_lens[0], "all: %zu fields", s->nfields);
+    CHECKF(s->nfields == sizeof all_lens / sizeof all_lens[0], "all: %zu fields", s->nfields);
     zr_reject r = zr_validate_datagram(s, fingerprint, buf, len, recs, 4, &n);
-    check(r == ZR_OK && n == 2, "all: two records: %s", zr_reject_name(r));
+    CHECKF(r == ZR_OK && n == 2, "all: two records: %s", zr_reject_name(r));
     zr_record_fields(s, buf + recs[1].off, f);
     uint32_t off = 0;
     for (size_t i = 0; i < s->nfields; i++) {
-        check(f[i].off == off && f[i].len == all_lens[i], "all field %s: %u+%u, want %u+%u",
-              s->fields[i].name, f[i].off, f[i].len, off, all_lens[i]);
+        CHECKF(f[i].off == off && f[i].len == all_lens[i], "all field %s: %u+%u, want %u+%u",
+               s->fields[i].name, f[i].off, f[i].len, off, all_lens[i]);
         off += all_lens[i];
     }
-    check(off == recs[1].len, "all fields cover the record");
+    CHECKF(off == recs[1].len, "all fields cover the record");
     for (size_t i = 0; i < s->nfields; i++) {
         zr_span one;
         zr_record_field(s, buf + recs[1].off, i, &one);
-        check(one.off == f[i].off && one.len == f[i].len, "all field %zu alone: %u+%u", i,
-              one.off, one.len);
+        CHECKF(one.off == f[i].off && one.len == f[i].len, "all field %zu alone: %u+%u", i,
+               one.off, one.len);
     }
     len = unhex("04 00 00 03 04 00 00 00", buf, sizeof buf); /* a tree, blocks of both signs */
-    check(zr_validate_datagram(schema("tree"), NULL, buf, len, recs, 4, &n) == ZR_OK && n == 1,
-          "tree accepted");
+    CHECKF(zr_validate_datagram(schema("tree"), NULL, buf, len, recs, 4, &n) == ZR_OK && n == 1,
+           "tree accepted");
     zr_record_fields(schema("tree"), buf, f);
-    check(f[0].off == 0 && f[0].len == len, "tree field span %u+%u", f[0].off, f[0].len);
+    CHECKF(f[0].off == 0 && f[0].len == len, "tree field span %u+%u", f[0].off, f[0].len);
 }
 
 /* Arrays of zero-size items (null, fixed of size 0, records of such fields) may declare any
@@ -606,13 +589,13 @@ static void test_zero_size_items(void)
         const zr_schema *s = schema(names[k]);
         size_t len = unhex(INT64_MAX_V " " INT64_MAX_V " 00 06", buf, sizeof buf);
         zr_reject r = zr_validate_datagram(s, NULL, buf, len, recs, 4, &n);
-        check(r == ZR_OK && n == 1, "%s: INT64_MAX items twice accepted: %s", names[k],
-              zr_reject_name(r));
+        CHECKF(r == ZR_OK && n == 1, "%s: INT64_MAX items twice accepted: %s", names[k],
+               zr_reject_name(r));
         alarm(10);
         zr_record_fields(s, buf, f);
         alarm(0);
-        check(f[0].off == 0 && f[0].len == 21 && f[1].off == 21 && f[1].len == 1,
-              "%s: field spans %u+%u %u+%u", names[k], f[0].off, f[0].len, f[1].off, f[1].len);
+        CHECKF(f[0].off == 0 && f[0].len == 21 && f[1].off == 21 && f[1].len == 1,
+               "%s: field spans %u+%u %u+%u", names[k], f[0].off, f[0].len, f[1].off, f[1].len);
     }
 }
 
@@ -626,7 +609,7 @@ static void test_depth(void)
         buf[levels - 1] = 0x00;        /* branch 0: null ends the chain */
         int want = levels <= ZR_MAX_DEPTH ? ZR_OK : ZR_REJ_DEPTH;
         int r = run(schema("chain"), NULL, buf, levels, &n);
-        check(r == want, "chain of %zu records: %s", levels, zr_reject_name(r));
+        CHECKF(r == want, "chain of %zu records: %s", levels, zr_reject_name(r));
     }
     /* a tree whose single child is nested again and again, through arrays */
     size_t len = 0, levels = ZR_MAX_DEPTH + 1;
@@ -635,8 +618,8 @@ static void test_depth(void)
     buf[len++] = 0x00;
     for (size_t i = 0; i + 1 < levels; i++)
         buf[len++] = 0x00;
-    check(run(schema("tree"), NULL, buf, len, &n) == ZR_REJ_DEPTH, "deep tree");
-    check(run(schema("tree"), NULL, buf + 1, len - 2, &n) == ZR_OK, "tree at the limit");
+    CHECKF(run(schema("tree"), NULL, buf, len, &n) == ZR_REJ_DEPTH, "deep tree");
+    CHECKF(run(schema("tree"), NULL, buf + 1, len - 2, &n) == ZR_OK, "tree at the limit");
 }
 
 /* Random bytes and single-byte corruptions of valid records never crash; accepted records
@@ -692,8 +675,8 @@ static void test_fuzz(void)
             accepted_fields_cover(schema(names[k]), buf, n, &bad);
         }
     }
-    check(bad == 0, "fuzz: %d accepted records whose fields do not cover them (or differ "
-                    "when located alone)", bad);
+    CHECKF(bad == 0, "fuzz: %d accepted records whose fields do not cover them (or differ "
+                     "when located alone)", bad);
 }
 
 /* ---- schema loading ------------------------------------------------------------------------ */
@@ -800,14 +783,14 @@ static void test_schema_errors(void)
         err[0] = 0;
         int rc = zr_schema_load(&s, schema_file(bad_schemas[i].json), bad_schemas[i].time_field,
                                 bad_schemas[i].time_unit, err, sizeof err);
-        check(rc == -1 && strstr(err, bad_schemas[i].err) && !strchr(err, '\n'),
-              "bad schema %s: rc %d, message \"%s\", want \"%s\"", bad_schemas[i].json, rc, err,
-              bad_schemas[i].err);
-        check(s.root == NULL && s.owned == NULL, "failed load leaves nothing behind");
+        CHECKF(rc == -1 && strstr(err, bad_schemas[i].err) && !strchr(err, '\n'),
+               "bad schema %s: rc %d, message \"%s\", want \"%s\"", bad_schemas[i].json, rc, err,
+               bad_schemas[i].err);
+        CHECKF(s.root == NULL && s.owned == NULL, "failed load leaves nothing behind");
     }
     int rc = zr_schema_load(&s, "/nonexistent/x.avsc", NULL, NULL, err, sizeof err);
-    check(rc == -1 && strstr(err, "/nonexistent/x.avsc") && strstr(err, "cannot read"),
-          "missing file: %s", err);
+    CHECKF(rc == -1 && strstr(err, "/nonexistent/x.avsc") && strstr(err, "cannot read"),
+           "missing file: %s", err);
 }
 
 static void test_schema_units(void)
@@ -817,12 +800,12 @@ static void test_schema_units(void)
     for (size_t i = 0; i < sizeof good_schemas / sizeof good_schemas[0]; i++) {
         int rc = zr_schema_load(&s, schema_file(good_schemas[i].json), good_schemas[i].time_field,
                                 good_schemas[i].time_unit, err, sizeof err);
-        check(rc == 0, "good schema %s: %s", good_schemas[i].json, err);
+        CHECKF(rc == 0, "good schema %s: %s", good_schemas[i].json, err);
         if (rc)
             continue;
-        check(s.time_field == good_schemas[i].index && !strcmp(s.time_unit, good_schemas[i].unit),
-              "schema %s: time field %d unit %s, want %d %s", good_schemas[i].json, s.time_field,
-              s.time_unit, good_schemas[i].index, good_schemas[i].unit);
+        CHECKF(s.time_field == good_schemas[i].index && !strcmp(s.time_unit, good_schemas[i].unit),
+               "schema %s: time field %d unit %s, want %d %s", good_schemas[i].json, s.time_field,
+               s.time_unit, good_schemas[i].index, good_schemas[i].unit);
         zr_schema_free(&s);
     }
 }
@@ -855,17 +838,17 @@ static void test_archive_schema(void)
     expect[k] = 0;
     zr_schema s;
     int rc = zr_schema_load(&s, schema_file(in), "time", NULL, err, sizeof err);
-    check(rc == 0, "archive test schema: %s", err);
+    CHECKF(rc == 0, "archive test schema: %s", err);
     if (rc)
         return;
-    check(!strcmp(s.archive_schema, expect), "archive schema\n got %s\nwant %s", s.archive_schema,
-          expect);
-    check(s.nfields == 3 && !strcmp(s.fields[2].name, "e") && s.fields[2].type->type == ZR_T_ENUM,
-          "fields of the channel record");
-    check(s.time_field == 0 && !strcmp(s.time_unit, "ns"), "time field of the archive test");
+    CHECKF(!strcmp(s.archive_schema, expect), "archive schema\n got %s\nwant %s", s.archive_schema,
+           expect);
+    CHECKF(s.nfields == 3 && !strcmp(s.fields[2].name, "e") && s.fields[2].type->type == ZR_T_ENUM,
+           "fields of the channel record");
+    CHECKF(s.time_field == 0 && !strcmp(s.time_unit, "ns"), "time field of the archive test");
     zr_schema again;
     rc = zr_schema_load(&again, schema_file(s.archive_schema), NULL, NULL, err, sizeof err);
-    check(rc == -1 && strstr(err, "rx_time"), "archive schema reloads: %s", err);
+    CHECKF(rc == -1 && strstr(err, "rx_time"), "archive schema reloads: %s", err);
     zr_schema_free(&s);
 }
 
@@ -925,11 +908,11 @@ static void test_recursive_archive_schema(void)
         zr_schema s;
         int rc = zr_schema_load(&s, schema_file(recursive[i].channel), NULL, NULL, err,
                                 sizeof err);
-        check(rc == 0, "recursive schema %zu: %s", i, err);
+        CHECKF(rc == 0, "recursive schema %zu: %s", i, err);
         if (rc)
             continue;
-        check(!strcmp(s.archive_schema, expect), "recursive archive schema %zu\n got %s\nwant %s",
-              i, s.archive_schema, expect);
+        CHECKF(!strcmp(s.archive_schema, expect), "recursive archive schema %zu\n got %s\nwant %s",
+               i, s.archive_schema, expect);
         zr_schema_free(&s);
     }
 }
@@ -939,9 +922,9 @@ static void test_reject_names(void)
     static const char *const want[] = {"ok", "empty", "truncated", "varint", "int_range",
                                        "boolean", "length", "utf8", "union", "enum", "depth",
                                        "trailing", "too_many"};
-    check(ZR_REJ__COUNT == sizeof want / sizeof want[0], "reject reason count");
+    CHECKF(ZR_REJ__COUNT == sizeof want / sizeof want[0], "reject reason count");
     for (int r = 0; r < ZR_REJ__COUNT; r++)
-        check(!strcmp(zr_reject_name((zr_reject)r), want[r]), "reject name %d", r);
+        CHECKF(!strcmp(zr_reject_name((zr_reject)r), want[r]), "reject name %d", r);
 }
 
 int main(void)
@@ -977,6 +960,5 @@ int main(void)
         unlink(path);
     }
     rmdir(tmpdir);
-    printf("test_validate: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return zr_check_summary("test_validate");
 }
