@@ -23,8 +23,8 @@ RX_TIME_FIELD: dict[str, Any] = {
     "type": {"type": "long", "logicalType": "timestamp-nanos"},
     "doc": "Kernel receive time of the datagram (CLOCK_REALTIME), ns since the Unix epoch",
 }
-"""The field the relay puts first in every archived record (as native/zmq_relay/src/schema.c
-writes it)."""
+"""The field the relay puts first in every archived record (as
+native/zmq_relay/src/archive_schema.c writes it)."""
 
 _LOGICAL_UNITS = {"timestamp-millis": "ms", "timestamp-micros": "us", "timestamp-nanos": "ns"}
 
@@ -72,7 +72,8 @@ def archive_schema(channel_schema: Schema | Path) -> dict[str, Any]:
     ``<name>_archive`` (``_archive`` added again while the name is taken), without the
     channel's aliases, with the channel record's definition at its first reference (in
     document order); every named type is then defined at its first occurrence and referred
-    to by full name after. This is the text the relay writes (native/zmq_relay/src/schema.c).
+    to by full name after. This is the text the relay writes
+    (native/zmq_relay/src/archive_schema.c).
 
     Raises :class:`SchemaError` when the channel schema is not a record or already has a
     reserved field."""

@@ -1,15 +1,15 @@
 /* schema: loads a channel schema (Avro JSON, parsed with jansson) once at start, compiles it into
- * the zr_node graph the validator walks, resolves the time field's unit and builds the archive
- * schema text (the channel record with rx_time first, every attribute kept). */
+ * the zr_node graph the validator walks, resolves the time field's unit and has the archive
+ * schema text built (archive_schema.c). */
 #include "zr_schema.h"
+
+#include "zr_archive_schema.h"
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define RX_TIME "rx_time"
 
 /* A named type (record, enum, fixed) by its full name; ns is the namespace its children inherit. */
 typedef struct named {
@@ -91,7 +91,7 @@ static zr_node *new_node(ctx *c, zr_type type, size_t nchildren)
     return n;
 }
 
-static int primitive(const char *s, zr_type *t)
+int zr_schema_primitive(const char *s, zr_type *t)
 {
     for (size_t i = 0; i < sizeof primitives / sizeof primitives[0]; i++) {
         if (!strcmp(s, primitives[i].name)) {
@@ -154,9 +154,7 @@ static char *join(const char *ns, const char *name)
     return s;
 }
 
-/* The full name of a named type: its dotted name, else its namespace attribute, else the
- * enclosing namespace, joined to its name. */
-static char *full_name(const char *name, json_t *nsattr, const char *ns)
+char *zr_schema_full_name(const char *name, json_t *nsattr, const char *ns)
 {
     if (strchr(name, '.'))
         return strdup(name);
@@ -179,10 +177,10 @@ static named *declare(ctx *c, json_t *j, const char *ns, zr_node *node)
         return fail(c, "invalid namespace of \"%s\"", name);
     const char *simple = strrchr(name, '.') ? strrchr(name, '.') + 1 : name;
     zr_type t;
-    if (primitive(simple, &t))
+    if (zr_schema_primitive(simple, &t))
         return fail(c, "a named type cannot be called \"%s\"", simple);
     owned *o = c->o;
-    char *full = full_name(name, nsattr, ns);
+    char *full = zr_schema_full_name(name, nsattr, ns);
     if (full && find(o, full)) {
         fail(c, "type \"%s\" is defined twice", full);
         free(full);
@@ -356,7 +354,7 @@ static zr_node *complex_type(ctx *c, json_t *j, const char *ns)
     zr_type t;
     if (!type)
         return fail(c, "a schema object without a string \"type\"");
-    if (primitive(type, &t))
+    if (zr_schema_primitive(type, &t))
         return new_node(c, t, 0);
     if (!strcmp(type, "record"))
         return record(c, j, ns);
@@ -375,7 +373,7 @@ static zr_node *compile(ctx *c, json_t *j, const char *ns)
 {
     if (json_is_string(j)) {
         zr_type t;
-        if (primitive(json_string_value(j), &t)) {
+        if (zr_schema_primitive(json_string_value(j), &t)) {
             zr_node *n = new_node(c, t, 0);
             if (n)
                 n->zero_size = t == ZR_T_NULL;
@@ -431,212 +429,6 @@ static int resolve_time(ctx *c, zr_schema *s, json_t *fields, const char *time_f
     return fail(c, "time field \"%s\" is not a field of the record", time_field), -1;
 }
 
-/* ---- the archive schema ----
- * The channel record with rx_time first, every attribute kept. A recursive channel record
- * (one that refers to its own name inside) cannot simply gain rx_time: its nested copies,
- * written without rx_time, would be read as the archive record. Its archive record is then a
- * new record named after it + "_archive" (once more while that name is taken), without its
- * aliases, whose first reference to the channel record (in document order) is replaced by the
- * channel record's definition; a named type is defined at its first occurrence and referred
- * to by full name after. speeddata.schema.archive_schema builds the same. */
-
-/* State of the rewrite of the outer archive record. */
-typedef struct arch {
-    ctx *c;
-    json_t *channel;           /* the channel record as written */
-    const char *full;          /* its full name */
-    json_t *defined;           /* full names defined so far (an object used as a set) */
-    int inlined;               /* the channel record's definition has been placed */
-} arch;
-
-static int arch_visit(arch *a, json_t *holder, const char *key, size_t idx, const char *ns);
-
-/* The namespace part of a full name, as a new string ("" when none). */
-static char *space_of(const char *full)
-{
-    const char *dot = strrchr(full, '.');
-    return strndup(full, dot ? (size_t)(dot - full) : 0);
-}
-
-/* Puts v (its reference taken) at holder[key], or holder[idx] when key is NULL. */
-static int arch_set(json_t *holder, const char *key, size_t idx, json_t *v)
-{
-    if (!v)
-        return -1;
-    return key ? json_object_set_new(holder, key, v) : json_array_set_new(holder, idx, v);
-}
-
-/* The definition j of a named type at holder[key|idx]: the first one of its name stays (a
- * record's fields rewritten in turn), a later one becomes a reference by full name. */
-static int arch_define(arch *a, json_t *holder, const char *key, size_t idx, json_t *j,
-                       const char *ns)
-{
-    char *full = full_name(json_string_value(json_object_get(j, "name")),
-                           json_object_get(j, "namespace"), ns);
-    char *own = full ? space_of(full) : NULL;
-    int rc = full && own ? 0 : -1;
-    if (!rc && json_object_get(a->defined, full)) {
-        rc = arch_set(holder, key, idx, json_string(full));
-    } else if (!rc) {
-        rc = json_object_set_new(a->defined, full, json_true());
-        json_t *fields = json_object_get(j, "fields");
-        for (size_t i = 0; !rc && i < json_array_size(fields); i++)
-            rc = arch_visit(a, json_array_get(fields, i), "type", 0, own);
-    }
-    free(full);
-    free(own);
-    return rc;
-}
-
-/* The full name a reference stands for, resolved as reference() does (a new string). */
-static char *resolve(const arch *a, const char *name, const char *ns)
-{
-    if (!strchr(name, '.') && ns && *ns) {
-        char *full = join(ns, name);
-        if (!full || find(a->c->o, full))
-            return full;
-        free(full);
-    }
-    return strdup(name);
-}
-
-/* A reference at holder[key|idx]: the first one to the channel record becomes its
- * definition (which, in another namespace, names the null namespace when it is in it). */
-static int arch_reference(arch *a, json_t *holder, const char *key, size_t idx,
-                          const char *name, const char *ns)
-{
-    char *full = resolve(a, name, ns);
-    if (!full)
-        return -1;
-    int first = !a->inlined && !strcmp(full, a->full);
-    free(full);
-    if (!first)
-        return 0;
-    json_t *def = json_deep_copy(a->channel);
-    if (!def || (!strchr(a->full, '.') && ns && *ns && !json_object_get(def, "namespace") &&
-                 json_object_set_new(def, "namespace", json_string("")))) {
-        json_decref(def);
-        return -1;
-    }
-    a->inlined = 1;
-    json_incref(def);
-    int rc = arch_set(holder, key, idx, def);
-    if (!rc)
-        rc = arch_define(a, holder, key, idx, def, ns);
-    json_decref(def);
-    return rc;
-}
-
-/* The schema at holder[key|idx], in namespace ns. */
-static int arch_visit(arch *a, json_t *holder, const char *key, size_t idx, const char *ns)
-{
-    json_t *j = key ? json_object_get(holder, key) : json_array_get(holder, idx);
-    for (size_t i = 0; json_is_array(j) && i < json_array_size(j); i++) {
-        if (arch_visit(a, j, NULL, i, ns))
-            return -1;
-    }
-    const char *type = json_is_string(j) ? json_string_value(j)
-                                         : json_string_value(json_object_get(j, "type"));
-    zr_type t;
-    if (!type || primitive(type, &t))
-        return 0;
-    if (json_is_object(j) && !strcmp(type, "array"))
-        return arch_visit(a, j, "items", 0, ns);
-    if (json_is_object(j) && !strcmp(type, "map"))
-        return arch_visit(a, j, "values", 0, ns);
-    if (json_is_object(j) &&
-        (!strcmp(type, "record") || !strcmp(type, "enum") || !strcmp(type, "fixed")))
-        return arch_define(a, holder, key, idx, j, ns);
-    return arch_reference(a, holder, key, idx, type, ns);
-}
-
-/* The name attribute of the archive record of a recursive channel record (a new string):
- * the channel's + "_archive", as often as it takes to name no declared type. */
-static char *archive_name(ctx *c, json_t *root)
-{
-    const char *name = json_string_value(json_object_get(root, "name"));
-    json_t *ns = json_object_get(root, "namespace");
-    size_t len = strlen(name);
-    for (size_t k = 1;; k++) {
-        char *cand = malloc(len + k * 8 + 1);
-        if (!cand)
-            return NULL;
-        memcpy(cand, name, len);
-        for (size_t i = 0; i < k; i++)
-            memcpy(cand + len + i * 8, "_archive", 8);
-        cand[len + k * 8] = '\0';
-        char *full = full_name(cand, ns, NULL);
-        int taken = !full || find(c->o, full);
-        free(full);
-        if (!taken)
-            return cand;
-        free(cand);
-    }
-}
-
-/* Turns `out` (the channel record with rx_time first) into the archive record of a recursive
- * channel record; sets *recursive to whether the channel record is one. */
-static int make_recursive(ctx *c, json_t *root, json_t *out, int *recursive)
-{
-    arch a = {.c = c, .channel = root, .defined = json_object()};
-    char *full = full_name(json_string_value(json_object_get(root, "name")),
-                           json_object_get(root, "namespace"), NULL);
-    char *name = archive_name(c, root);
-    a.full = full;
-    int rc = a.defined && full && name ? 0 : -1;
-    if (!rc)
-        rc = json_object_set_new(out, "name", json_string(name));
-    if (!rc && json_object_get(out, "aliases"))
-        rc = json_object_del(out, "aliases");
-    if (!rc)
-        rc = arch_define(&a, NULL, NULL, 0, out, NULL);
-    *recursive = a.inlined;
-    json_decref(a.defined);
-    free(full);
-    free(name);
-    return rc;
-}
-
-/* The channel record with rx_time first, everything else as it was (a new JSON value). */
-static json_t *with_rx_time(json_t *root)
-{
-    json_t *out = json_object();
-    json_t *fields = json_array();
-    json_t *rx = json_pack("{s:s, s:{s:s, s:s}, s:s}", "name", RX_TIME, "type", "type", "long",
-                           "logicalType", "timestamp-nanos", "doc",
-                           "Kernel receive time of the datagram (CLOCK_REALTIME), ns since the "
-                           "Unix epoch");
-    const char *key;
-    json_t *val;
-    int rc = out && fields && rx ? json_array_append(fields, rx) : -1;
-    json_object_foreach(root, key, val) {
-        if (!rc && strcmp(key, "fields"))
-            rc = json_object_set_new(out, key, json_deep_copy(val));
-        else if (!rc)
-            rc = json_array_extend(fields, val) || json_object_set(out, key, fields);
-    }
-    json_decref(rx);
-    json_decref(fields);
-    if (rc) {
-        json_decref(out);
-        return NULL;
-    }
-    return out;
-}
-
-static char *archive_text(ctx *c, json_t *root)
-{
-    json_t *plain = with_rx_time(root);
-    json_t *rec = plain ? json_deep_copy(plain) : NULL;
-    int recursive = 0;
-    char *text = NULL;
-    if (rec && !make_recursive(c, root, rec, &recursive))
-        text = json_dumps(recursive ? rec : plain, JSON_COMPACT);
-    json_decref(plain);
-    json_decref(rec);
-    return text;
-}
-
 static int fill_fields(ctx *c, zr_schema *s)
 {
     const zr_node *root = s->root;
@@ -647,7 +439,7 @@ static int fill_fields(ctx *c, zr_schema *s)
     s->nfields = root->size;
     for (size_t i = 0; i < s->nfields; i++) {
         const char *name = json_string_value(json_object_get(json_array_get(fields, i), "name"));
-        if (!strcmp(name, RX_TIME))
+        if (!strcmp(name, ZR_RX_TIME))
             return fail(c, "field \"rx_time\" is reserved (the relay adds it)"), -1;
         s->fields[i] = (zr_field){strdup(name), root->children[i]};
         if (!s->fields[i].name)
@@ -673,7 +465,7 @@ static int load(ctx *c, zr_schema *s, const char *path, const char *time_field,
     if (!s->root || fill_fields(c, s) || resolve_time(c, s, json_object_get(j, "fields"),
                                                       time_field, time_unit))
         return -1;
-    s->archive_schema = archive_text(c, j);
+    s->archive_schema = zr_archive_schema_text(j, c->o->index);
     if (!s->archive_schema)
         return fail(c, "out of memory"), -1;
     return 0;
