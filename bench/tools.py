@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import re
-import shlex
-import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from speeddata._process import ChildProcess
+from speeddata.logfmt import LineForwarder, parse_line
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -53,85 +54,56 @@ def random_group() -> str:
     return f"239.255.{a}.{b}:{random.randrange(40000, 60000)}"
 
 
-def logfmt(line: str) -> dict[str, str]:
-    """`datagrams=5 bytes=490` -> {"datagrams": "5", "bytes": "490"}."""
-    return dict(t.partition("=")[::2] for t in shlex.split(line) if "=" in t)
-
-
 class Proc:
-    """A started process; stderr and stdout are collected line by line in the background."""
+    """A started benchmark process (a :class:`speeddata._process.ChildProcess`); its output is
+    kept, stderr and stdout lines together for `tail`, stdout alone for `last_out`."""
 
     def __init__(self, argv: Sequence[str]) -> None:
         self.argv = list(argv)
-        self.popen = subprocess.Popen(
-            self.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.err: list[str] = []
         self.out: list[str] = []
-        self._pumps = [
-            threading.Thread(target=_pump, args=(self.popen.stderr, self.err), daemon=True),
-            threading.Thread(target=_pump, args=(self.popen.stdout, self.out), daemon=True),
-        ]
-        for t in self._pumps:
-            t.start()
+        self._log = io.StringIO()
+        self._logs = LineForwarder(self._log)
+        self._child = ChildProcess(
+            Path(self.argv[0]).name, self.argv, self._logs, "", on_stdout=self.out.append
+        )
 
     @property
     def pid(self) -> int:
-        return self.popen.pid
+        return self._child.pid
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> dict[str, str]:
         """Waits for the `event=ready` line on stderr and returns its fields."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.err):
-                if line.startswith("event=ready"):
-                    return logfmt(line)
-            if self.popen.poll() is not None:
-                break
-            time.sleep(0.01)
-        self.stop()
-        raise BenchError(f"{self.argv[0]} not ready (exit={self.popen.poll()}):\n" + self.tail())
+        ready = self._child.wait_ready(timeout)
+        if ready is None:
+            self.stop()
+            raise BenchError(
+                f"{self.argv[0]} not ready (exit={self._child.poll()}):\n" + self.tail()
+            )
+        return ready
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, wait, then SIGKILL; waits for the output to be read; returns the exit code."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
-        for t in self._pumps:
-            t.join(5)
-        return self.popen.returncode
+        code = self._child.stop(timeout)
+        self._logs.close()
+        return code
 
     def wait(self, timeout: float) -> int:
+        """Waits for it to exit by itself; its exit code (BenchError after `timeout` seconds)."""
         try:
-            code = self.popen.wait(timeout)
+            self._child.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             self.stop()
             raise BenchError(f"{self.argv[0]} still running after {timeout}s") from None
-        for t in self._pumps:
-            t.join(5)
-        return code
+        return self.stop()
 
     def last_out(self) -> dict[str, str]:
         """Fields of the last stdout line (the C tools print their counts there)."""
         if not self.out:
             raise BenchError(f"{self.argv[0]} printed no counts:\n" + self.tail())
-        return logfmt(self.out[-1])
+        return parse_line(self.out[-1])
 
     def tail(self) -> str:
-        return "\n".join((self.err + self.out)[-20:])
-
-
-def _pump(stream, sink: list[str]) -> None:  # type: ignore[no-untyped-def]
-    for line in stream:
-        sink.append(line.rstrip("\n"))
+        return "\n".join(self._log.getvalue().splitlines()[-20:])
 
 
 def effective_rcvbuf(port: int) -> int | None:

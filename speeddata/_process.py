@@ -1,6 +1,7 @@
 """Child processes that announce readiness: started with stderr drained through a
 :class:`~speeddata.logfmt.LineForwarder`, their ``event=ready`` line captured, stopped with
-SIGTERM, a bounded wait, then SIGKILL. ``sdctl up`` and the ingest supervisor both use it."""
+SIGTERM, a bounded wait, then SIGKILL. ``sdctl up``, the ingest supervisor and the benchmark
+runner (bench/tools.py) use it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from speeddata.logfmt import LineForwarder, error_text, parse_line
 
@@ -20,7 +21,9 @@ class ChildProcess:
     """A started child; its stderr lines are forwarded with ``prefix`` by ``logs``.
 
     ``new_session`` puts it in a session of its own, so a terminal's Ctrl-C reaches only the
-    parent, which stops its children in order. Raises ``OSError`` when it cannot be spawned."""
+    parent, which stops its children in order. Its stdout is discarded unless ``on_stdout`` is
+    given: then each stdout line is passed to it and forwarded like the stderr lines. Raises
+    ``OSError`` when it cannot be spawned."""
 
     def __init__(
         self,
@@ -30,6 +33,7 @@ class ChildProcess:
         prefix: str,
         env: Mapping[str, str] | None = None,
         new_session: bool = False,
+        on_stdout: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
         self._ready: dict[str, str] | None = None
@@ -38,13 +42,16 @@ class ChildProcess:
         self.popen = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL if on_stdout is None else subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=None if env is None else dict(env),
             start_new_session=new_session,
         )
         assert self.popen.stderr is not None
-        self._drainer = logs.drain(self.popen.stderr, prefix, self._on_line)
+        self._drainers = [logs.drain(self.popen.stderr, prefix, self._on_line)]
+        if on_stdout is not None:
+            assert self.popen.stdout is not None
+            self._drainers.append(logs.drain(self.popen.stdout, prefix, on_stdout))
 
     @property
     def pid(self) -> int:
@@ -60,7 +67,7 @@ class ChildProcess:
         """Its exit status once it exited (then its output is all read), else None."""
         code = self.popen.poll()
         if code is not None:
-            self._drainer.join(1.0)
+            self._join_drainers()
         return code
 
     def wait_ready(
@@ -95,13 +102,17 @@ class ChildProcess:
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait(KILL_WAIT_S)
-        self._drainer.join(1.0)
+        self._join_drainers()
         return self.popen.returncode
 
     def stop(self, timeout: float) -> int:
         """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL; returns the exit status."""
         self.signal(signal.SIGTERM)
         return self.wait_or_kill(timeout)
+
+    def _join_drainers(self) -> None:
+        for drainer in self._drainers:
+            drainer.join(1.0)
 
     def _on_line(self, line: str) -> None:
         with self._cond:

@@ -46,6 +46,19 @@ long long bench_number(const char *opt, const char *s, long long min, long long 
     return v;
 }
 
+int bench_rx_option(bench_rx_opts *o, const char *opt, const char *v)
+{
+    if (!strcmp(opt, "--bind"))
+        o->ip = v;
+    else if (!strcmp(opt, "--port"))
+        o->port = (int)bench_number("--port", v, 0, 65535);
+    else if (!strcmp(opt, "--rcvbuf"))
+        o->rcvbuf = bench_number("--rcvbuf", v, 0, 1LL << 30);
+    else
+        return 0;
+    return 1;
+}
+
 struct sockaddr_in bench_addr(const char *ip, int port)
 {
     struct sockaddr_in a;

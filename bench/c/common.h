@@ -15,6 +15,18 @@
 extern volatile sig_atomic_t bench_stop;
 
 void bench_on_signals(void);
+/* The options every receiver takes: --bind IP, --port P (0: ephemeral), --rcvbuf BYTES
+ * (0: the system's default). */
+typedef struct bench_rx_opts {
+    const char *ip;
+    int port;
+    long long rcvbuf;
+} bench_rx_opts;
+#define BENCH_RX_OPTS {"127.0.0.1", 0, 0}
+
+/* Takes `v` as the value of `opt` when opt is a receiver option (exits on a bad value);
+ * returns whether it was one. */
+int bench_rx_option(bench_rx_opts *o, const char *opt, const char *v);
 /* Exits with a usage line when `s` is not a whole number in [min, max]. */
 long long bench_number(const char *opt, const char *s, long long min, long long max);
 /* "A.B.C.D:PORT" -> address; exits with a clear line when malformed. */

@@ -89,21 +89,18 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    const char *ip = "127.0.0.1", *path = NULL, *group = NULL, *iface = "127.0.0.1";
-    int port = 0;
-    long long rcvbuf = 0, ttl = 0;
-    for (int i = 1; i < argc; i++) {
+    bench_rx_opts opts = BENCH_RX_OPTS;
+    const char *path = NULL, *group = NULL, *iface = "127.0.0.1";
+    long long ttl = 0;
+    for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) { usage(); return 2; }
-        if (!strcmp(argv[i], "--bind")) ip = v;
-        else if (!strcmp(argv[i], "--port")) port = (int)bench_number("--port", v, 0, 65535);
-        else if (!strcmp(argv[i], "--rcvbuf")) rcvbuf = bench_number("--rcvbuf", v, 0, 1LL << 30);
-        else if (!strcmp(argv[i], "--file")) path = v;
+        if (bench_rx_option(&opts, argv[i], v)) continue;
+        if (!strcmp(argv[i], "--file")) path = v;
         else if (!strcmp(argv[i], "--mcast")) group = v;
         else if (!strcmp(argv[i], "--mcast-if")) iface = v;
         else if (!strcmp(argv[i], "--mcast-ttl")) ttl = bench_number("--mcast-ttl", v, 0, 255);
         else { usage(); return 2; }
-        i++;
     }
     if (!path || !group) { usage(); return 2; }
     out o = {.group = bench_endpoint("--mcast", group), .mc = mcast_socket(iface, ttl)};
@@ -112,10 +109,10 @@ int main(int argc, char **argv)
     if (o.file < 0 || !o.buf)
         bench_die(path);
     bench_on_signals();
-    int fd = bench_udp_bind(ip, port, rcvbuf, &port);
+    int fd = bench_udp_bind(opts.ip, opts.port, opts.rcvbuf, &opts.port);
     static bench_rx rx;
     bench_rx_init(&rx, fd, 50);
-    bench_ready("copyrelay", ip, port);
+    bench_ready("copyrelay", opts.ip, opts.port);
     o.flushed_at = bench_now_ns();
     while (!bench_stop) {
         int n = bench_rx_batch(&rx);
