@@ -99,6 +99,16 @@ def encode_apache(schema: dict[str, Any], record: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
+def probe_datagrams(start: int, count: int, per_datagram: int = 1) -> list[bytes]:
+    """Probe records ``start`` to ``start + count - 1`` encoded by fastavro, ``per_datagram``
+    bare records to a datagram (the last may hold fewer)."""
+    recs = [probe_record(i) for i in range(start, start + count)]
+    return [
+        b"".join(encode_fastavro(PROBE_SCHEMA, r) for r in recs[i : i + per_datagram])
+        for i in range(0, count, per_datagram)
+    ]
+
+
 def single_object(schema: dict[str, Any], body: bytes) -> bytes:
     """One record in Avro single-object encoding: ``C3 01``, the fingerprint, the body."""
     return b"\xc3\x01" + fingerprint_bytes(schema) + body

@@ -11,14 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.procs import wait_until
-from tests.relaytools import (
-    PROBE_SCHEMA,
-    assert_three_readers_agree,
-    encode_fastavro,
-    events,
-    probe_record,
-    start_relay,
-)
+from tests.relaytools import assert_three_readers_agree, events, probe_datagrams, start_relay
 
 
 @pytest.fixture
@@ -57,27 +50,23 @@ def _fill(path: Path) -> None:
             pass
 
 
-def _grams(start: int, count: int) -> list[bytes]:
-    return [encode_fastavro(PROBE_SCHEMA, probe_record(i)) for i in range(start, start + count)]
-
-
 def test_full_disk_counts_unarchived_and_resumes_when_space_is_freed(
     small_disk, relay_binary, procs
 ):
     relay = start_relay(procs, relay_binary, small_disk / "data")
-    relay.send(_grams(0, 100))
+    relay.send(probe_datagrams(0, 100))
     relay.wait_archived(100)
 
     dummy = small_disk / "dummy"
     _fill(dummy)
     sent = 100
-    relay.send(_grams(sent, 400))
+    relay.send(probe_datagrams(sent, 400))
     sent += 400
     fault = relay.proc.wait_line(lambda s: s.startswith("event=archive_fault"))
     assert 'reason="disk full"' in fault or "reason=disk" in fault, fault
 
     # still receiving while it cannot write
-    relay.send(_grams(sent, 100))
+    relay.send(probe_datagrams(sent, 100))
     sent += 100
     dummy.unlink()
 
@@ -85,7 +74,7 @@ def test_full_disk_counts_unarchived_and_resumes_when_space_is_freed(
 
     def archiving_again() -> bool:
         nonlocal sent
-        relay.send(_grams(sent, 10))
+        relay.send(probe_datagrams(sent, 10))
         sent += 10
         return any(r["counter"] >= first_after for r in relay.archived())
 

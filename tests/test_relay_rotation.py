@@ -8,22 +8,7 @@ from pathlib import Path
 
 from speeddata import archive
 from tests.procs import wait_until
-from tests.relaytools import (
-    PROBE_SCHEMA,
-    assert_three_readers_agree,
-    encode_fastavro,
-    events,
-    probe_record,
-    start_relay,
-)
-
-
-def _grams(start, count, per_datagram=1):
-    recs = [probe_record(i) for i in range(start, start + count)]
-    return [
-        b"".join(encode_fastavro(PROBE_SCHEMA, r) for r in recs[i : i + per_datagram])
-        for i in range(0, count, per_datagram)
-    ]
+from tests.relaytools import assert_three_readers_agree, events, probe_datagrams, start_relay
 
 
 class _Sender(threading.Thread):
@@ -37,7 +22,7 @@ class _Sender(threading.Thread):
 
     def run(self) -> None:
         while not self.halt.is_set():
-            self.sent += self.relay.send(_grams(self.sent, 50))
+            self.sent += self.relay.send(probe_datagrams(self.sent, 50))
             time.sleep(0.01)
 
     def stop(self) -> None:
@@ -51,7 +36,7 @@ def test_rotation_under_load_loses_and_duplicates_nothing(relay_binary, procs, t
     )
     total = 0
     for round_ in range(30):  # about 3 s: rotations by size and by time
-        relay.send(_grams(total, 200, per_datagram=1 + round_ % 4))
+        relay.send(probe_datagrams(total, 200, per_datagram=1 + round_ % 4))
         total += 200
         time.sleep(0.1)
     relay.wait_archived(total)
@@ -74,10 +59,10 @@ def test_rotation_under_load_loses_and_duplicates_nothing(relay_binary, procs, t
 
 def test_rotation_by_time_alone(relay_binary, procs, tmp_path):
     relay = start_relay(procs, relay_binary, tmp_path / "data", "--rotate-seconds=1")
-    relay.send(_grams(0, 5))
+    relay.send(probe_datagrams(0, 5))
     relay.wait_archived(5)
     time.sleep(1.5)
-    relay.send(_grams(5, 5))
+    relay.send(probe_datagrams(5, 5))
     relay.wait_archived(10)
     relay.stop()
 
@@ -143,7 +128,7 @@ def test_kill_9_under_load_then_a_new_relay_leaves_every_file_readable(
     assert [(e["what"], Path(e["path"]).name, e["bytes"]) for e in repairs] == [
         ("repair", newest.name, str(cut))
     ]
-    second.send(_grams(100_000, 10))
+    second.send(probe_datagrams(100_000, 10))
     wait_until(
         lambda: any(r["counter"] == 100_009 for r in second.archived()),
         what="the new relay archiving",
