@@ -215,4 +215,19 @@ def test_killed_up_leaves_no_process(system: System, procs: list) -> None:
     pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
     assert len(pids) == 4
     up.kill()
-    wait_until(lambda: not any(map(alive, pids)), what="every child of sdctl up to exit")
+    try:
+        wait_until(lambda: not any(map(alive, pids)), what="every child of sdctl up to exit")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; still alive: {_described(pids)}") from None
+
+
+def _described(pids: list[int]) -> str:
+    """The command lines of the processes of `pids` still alive (for a failure message)."""
+    out = []
+    for pid in filter(alive, pids):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            out.append(f"{pid} {b' '.join(argv).decode(errors='replace')}")
+        except OSError:
+            continue
+    return "; ".join(out) or "none"
