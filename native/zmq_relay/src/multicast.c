@@ -28,7 +28,9 @@ struct zr_mcast {
     size_t copy_cap, copy_used;
 };
 
-/* Opens and configures the socket; on failure keeps fd = -1 and remembers errno. */
+/* Opens and configures the socket; on failure keeps fd = -1 and remembers errno.
+ * The socket is connected to the group: the kernel then keeps the route, instead of looking
+ * it up for every datagram sent. */
 static void setup(zr_mcast *m)
 {
     unsigned char ttl = (unsigned char)m->ttl, loop = 1;
@@ -36,7 +38,8 @@ static void setup(zr_mcast *m)
     if (fd >= 0 &&
         (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m->iface, sizeof m->iface) ||
          setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl) ||
-         setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop))) {
+         setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop) ||
+         connect(fd, (const struct sockaddr *)&m->dest, sizeof m->dest))) {
         m->last_errno = errno;
         close(fd);
         return;
@@ -67,8 +70,7 @@ int zr_mcast_create(zr_mcast **out, const zr_endpoint *dest, struct in_addr ifac
     m->sent = sent;
     m->stats = stats;
     for (size_t i = 0; i < ZR_MCAST_BATCH; i++) {
-        m->msgs[i].msg_hdr = (struct msghdr){.msg_name = &m->dest, .msg_namelen = sizeof m->dest,
-                                             .msg_iov = &m->iov[i], .msg_iovlen = 1};
+        m->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &m->iov[i], .msg_iovlen = 1};
     }
     setup(m);
     *out = m;
