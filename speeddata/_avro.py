@@ -5,6 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 
+def encode_long(n: int) -> bytes:
+    """The Avro binary encoding of a long: its zig-zag varint."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
 def without_logical_types(schema: Any) -> Any:
     """A copy of ``schema`` with the ``logicalType`` of every type removed, so values decode
     as stored (timestamps as ints of their unit, never datetimes). Field attributes (a

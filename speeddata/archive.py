@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, cast
 
 import fastavro
 
-from speeddata._avro import without_logical_types
+from speeddata._avro import encode_long, without_logical_types
 
 MAGIC = b"Obj\x01"
 SYNC_SIZE = 16
@@ -321,25 +321,15 @@ def _block_at(fd: int, size: int, pos: int, sync: bytes) -> Block | None:
     return Block(pos, end, count, pos + at, data_size)
 
 
-def _encode_long(n: int) -> bytes:
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def _encode_header(header: Header, schema_text: str | None) -> bytes:
     """The file's container header, with ``schema_text`` as avro.schema when given."""
     metadata = {k.encode(): v.encode() for k, v in header.metadata.items()}
     if schema_text is not None:
         metadata[b"avro.schema"] = schema_text.encode()
     entries = b"".join(
-        _encode_long(len(k)) + k + _encode_long(len(v)) + v for k, v in metadata.items()
+        encode_long(len(k)) + k + encode_long(len(v)) + v for k, v in metadata.items()
     )
-    return MAGIC + _encode_long(len(metadata)) + entries + _encode_long(0) + header.sync
+    return MAGIC + encode_long(len(metadata)) + entries + encode_long(0) + header.sync
 
 
 class _Spliced(io.RawIOBase):

@@ -114,17 +114,6 @@ def single_object(schema: dict[str, Any], body: bytes) -> bytes:
     return b"\xc3\x01" + fingerprint_bytes(schema) + body
 
 
-def zigzag(n: int) -> bytes:
-    """The Avro varint of ``n`` (for hand-made malformed datagrams)."""
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z > 0x7F:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
-
-
 # -- the relay ---------------------------------------------------------------------------------
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 
+from speeddata._avro import encode_long as zigzag
 from tests.relaytools import (
     PROBE_SCHEMA,
     encode_fastavro,
     probe_record,
     single_object,
     start_relay,
-    zigzag,
 )
 
 FIELDS = [f["name"] for f in PROBE_SCHEMA["fields"]]
