@@ -215,6 +215,24 @@ def decode(payload: bytes) -> tuple[str, dict[str, Any]]:
     return s.name, fields  # type: ignore[return-value]
 
 
+def batch_records(fields: dict[str, Any], archive_schema: Any) -> list[dict[str, Any]]:
+    """The records of a ``data.<channel>`` event (DataBatch ``fields``): ``count`` archive
+    records (``rx_time`` first) back to back, decoded with ``archive_schema`` as parsed by
+    ``fastavro.parse_schema`` (parse it once per channel). :class:`EventError` when the bytes
+    are not exactly ``count`` records of that schema (the channel's schema changed?)."""
+    data = fields["records"]
+    buf = io.BytesIO(data)
+    out = []
+    try:
+        for _ in range(fields["count"]):
+            out.append(schemaless_reader(buf, archive_schema, None))
+    except Exception as e:  # noqa: BLE001 - bytes from the bus: any reader failure is bad input
+        raise EventError(f"records do not match the schema: {e!r}") from None
+    if buf.tell() != len(data):
+        raise EventError(f"{len(data) - buf.tell()} bytes after {fields['count']} records")
+    return out  # type: ignore[return-value]
+
+
 def counter_fields(schema: EventSchema) -> list[str]:
     """Fields that count or measure: long, double or map-of-long fields other than the common
     ones and timestamps; each must be listed in the topic's ``counters`` list."""

@@ -9,11 +9,12 @@ from typing import Any
 
 import avro.io
 import avro.schema
+import fastavro
 import pytest
 
 from speeddata import events
 from speeddata.channels import fingerprint_bytes
-from speeddata.events import EventError, assert_event_listed, decode, encode
+from speeddata.events import EventError, assert_event_listed, batch_records, decode, encode
 
 
 def sample(schema: Any) -> Any:
@@ -192,3 +193,22 @@ def test_assert_event_listed_catches_what_is_not_listed() -> None:
         assert_event_listed("relay.mood.example", error)
     with pytest.raises(AssertionError, match="not in RelayError"):
         assert_event_listed("relay.error.example", {**error, "mood": "fine"})
+
+
+def test_batch_records_decodes_exactly_count_records() -> None:
+    schema = fastavro.parse_schema(
+        {"type": "record", "name": "r", "fields": [{"name": "rx_time", "type": "long"}]}
+    )
+    body = io.BytesIO()
+    for t in (1, 2, 3):
+        fastavro.schemaless_writer(body, schema, {"rx_time": t})
+    data = body.getvalue()
+    assert batch_records({"count": 3, "records": data}, schema) == [
+        {"rx_time": 1},
+        {"rx_time": 2},
+        {"rx_time": 3},
+    ]
+    with pytest.raises(EventError, match="bytes after 2 records"):
+        batch_records({"count": 2, "records": data}, schema)
+    with pytest.raises(EventError, match="do not match"):
+        batch_records({"count": 4, "records": data}, schema)

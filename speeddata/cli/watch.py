@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from speeddata.cli._common import (
     write_out,
 )
 from speeddata.cli._table import status_rows, status_table
+from speeddata.events import EventError, batch_records
 
 
 def events(
@@ -147,19 +147,13 @@ class _RecordDecoder:
                 f"data.{self._channel} carries schema {event.fields['fingerprint']}, the "
                 f"configuration has {self._fingerprint}: was the schema changed?"
             )
-        buf = io.BytesIO(event.fields["records"])
-        out = []
         try:
-            for _ in range(event.fields["count"]):
-                record = fastavro.schemaless_reader(buf, self._parsed, None)
-                assert isinstance(record, dict)
-                out.append({k: record[k] for k in self._keep} if self._keep else record)
-        except (EOFError, ValueError, UnicodeDecodeError) as e:
-            raise CliError(
-                f"data.{self._channel} records do not match the channel's schema ({e}); "
-                "was the schema changed?"
-            ) from None
-        return out
+            records = batch_records(event.fields, self._parsed)
+        except EventError as e:
+            raise CliError(f"data.{self._channel}: {e}; was the schema changed?") from None
+        if self._keep:
+            return [{k: r[k] for k in self._keep} for r in records]
+        return records
 
 
 def _print_json(obj: dict[str, Any]) -> None:
