@@ -75,7 +75,7 @@ class Sender:
         self._pending = bytearray()
         self._buffer = io.BytesIO()
 
-    def encode(self, record: dict[str, Any]) -> bytes:
+    def encode(self, record: Any) -> bytes:
         """The wire bytes of one record in this sender's encoding; raises :class:`RecordError`
         when the record does not fit the schema or any datagram."""
         try:
@@ -90,20 +90,20 @@ class Sender:
             raise RecordError(f"record of {len(data)} bytes exceeds a UDP datagram")
         return data
 
-    def send(self, record: dict[str, Any]) -> None:
+    def send(self, record: Any) -> None:
         """Send one record as a datagram of its own, now (after any pending datagram)."""
         data = self.encode(record)
         self.flush()
         self._sock.sendto(data, self._address)
 
-    def send_many(self, records: Iterable[dict[str, Any]]) -> int:
+    def send_many(self, records: Iterable[Any]) -> int:
         """Validate all ``records``, then send them packed (after any pending datagram's
         records) and flush. Returns the number of datagrams sent."""
         encoded = [self.encode(r) for r in records]
         sent = sum(self._append(data) for data in encoded)
         return sent + self.flush()
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: Any) -> None:
         """Pack one record into the pending datagram, sending the pending datagram first when
         the record would not fit in it. :meth:`flush` sends what remains."""
         self._append(self.encode(record))

@@ -9,6 +9,7 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -70,7 +71,7 @@ def make_system(tmp_path: Path, relay_binary: Path, **settings: dict) -> System:
     for channel, port in zip(channels, free_channel_ports(len(channels)), strict=True):
         channel["port"] = port
     x, y = random.randrange(1, 255), random.randrange(1, 254)
-    values = {
+    values: dict[str, Any] = {
         "bus": {"xsub": f"tcp://127.0.0.1:{free_tcp_port()}",
                 "xpub": f"tcp://127.0.0.1:{free_tcp_port()}"},
         "relay": {"binary": str(relay_binary), "flush_ms": 20},

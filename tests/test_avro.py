@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import fastavro
 
@@ -10,7 +11,7 @@ from speeddata._avro import without_logical_types
 from speeddata.channels import fingerprint
 
 MILLIS = {"type": "long", "logicalType": "timestamp-millis"}
-SCHEMA = {
+SCHEMA: dict[str, Any] = {
     "type": "record",
     "name": "r",
     "fields": [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+from typing import Any
 
 import fastavro
 import pytest
@@ -31,7 +32,7 @@ def test_blaster_sends_valid_records() -> None:
     assert sent == 5
     assert len(data) == 8 * RECORD_BYTES
     buf = io.BytesIO(data)
-    records = [fastavro.schemaless_reader(buf, schema, None) for _ in range(8)]
+    records: list[Any] = [fastavro.schemaless_reader(buf, schema, None) for _ in range(8)]
     assert buf.tell() == len(data)
     assert records[0]["status"] == 7 and records[0]["v10"] == 15.25
     assert all(r == records[0] for r in records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Iterable
 
 import pytest
 from fastavro import parse_schema
@@ -65,7 +66,7 @@ class _Sink:
         self.batches: list[list[dict]] = []
         self.flushes = 0
 
-    def send_many(self, records: list[dict]) -> int:
+    def send_many(self, records: Iterable[dict]) -> int:
         self.batches.append(list(records))
         return 1
 

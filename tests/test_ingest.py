@@ -89,7 +89,7 @@ def _next_action(
 ) -> dict:
     """The next non-repeat ingest.relay event of `channel` with `action`, published by the
     supervisor of pid `by` if given (the bus cache may replay a former one's); fails loudly."""
-    seen = []
+    seen: list[tuple] = []
     while True:
         event = sub.recv(EVENT_TIMEOUT)
         assert event is not None, f"no {action} event for {channel}; saw {seen}"

@@ -110,7 +110,7 @@ LINKED_LIST = {
 
 def _chain(*values: int) -> dict | None:
     """A linked list of nodes holding ``values`` (None when empty)."""
-    head = None
+    head: dict | None = None
     for v in reversed(values):
         head = {"v": v, "next": head}
     return head

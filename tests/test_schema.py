@@ -41,7 +41,7 @@ def test_load_schema_from_dict_text_and_path(tmp_path: Path):
         assert load_schema(source) == CHANNEL
     assert load_schema('"int"') == "int"
     example = load_schema(ROOT / "config" / "agents" / "example.avsc")
-    assert example["name"] == "data"
+    assert isinstance(example, dict) and example["name"] == "data"
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,7 @@ def nothing_waiting(receiver: socket.socket) -> bool:
     return not readable
 
 
-def split_records(datagram: bytes) -> list[dict[str, Any]]:
+def split_records(datagram: bytes) -> list[Any]:
     parsed = fastavro.parse_schema(SCHEMA)
     buf = io.BytesIO(datagram)
     out = []

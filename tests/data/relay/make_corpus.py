@@ -91,7 +91,7 @@ def linked_list_records() -> list[Record]:
     """20 linked lists of 1 to 5 nodes."""
     records = []
     for i in range(20):
-        head = None
+        head: Record | None = None
         for v in reversed(range(i, i + i % 5 + 1)):
             head = {"v": v, "next": head}
         assert head is not None
