@@ -1,5 +1,5 @@
 /* The channel lock: one relay per channel and data dir. */
-#include "zr_lock.h"
+#include "zr_channel_lock.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* UDP input: recvmmsg batches with kernel receive times and drop counts. */
-#include "zr_udp.h"
+#include "zr_udp_input.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

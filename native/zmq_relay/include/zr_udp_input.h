@@ -1,7 +1,7 @@
 /* UDP input: one non-blocking socket read in recvmmsg batches into buffers allocated once,
  * with kernel receive times (SO_TIMESTAMPNS) and kernel drop counts (SO_RXQ_OVFL). */
-#ifndef ZR_UDP_H
-#define ZR_UDP_H
+#ifndef ZR_UDP_INPUT_H
+#define ZR_UDP_INPUT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* The channel lock: <data>/run/<channel>.lock, held (flock LOCK_EX|LOCK_NB) for the relay's
  * lifetime, so a second relay for the same channel and data dir refuses to start. */
-#ifndef ZR_LOCK_H
-#define ZR_LOCK_H
+#ifndef ZR_CHANNEL_LOCK_H
+#define ZR_CHANNEL_LOCK_H
 
 #include <stddef.h>
 
