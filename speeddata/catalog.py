@@ -15,7 +15,14 @@ from speeddata.schema import Schema, SchemaError, archive_schema, load_schema, t
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 ALGORITHMS = ("downsample", "mean", "minmax", "rms", "average")
-CONFIG_KEYS = ("decimation", "algorithm", "rotate_seconds", "rotate_bytes", "flush_ms")
+CONFIG_KEYS = (
+    "decimation",
+    "algorithm",
+    "rotate_seconds",
+    "rotate_bytes",
+    "flush_ms",
+    "dec_max_bytes",
+)
 """Per-channel settings a channel's ``config`` may set (the rest come from ``relay:``)."""
 
 

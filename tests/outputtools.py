@@ -143,6 +143,26 @@ class McastReceiver:
                 continue
         return got
 
+    def receive_records(
+        self, schema: dict[str, Any], count: int
+    ) -> tuple[list[bytes], list[dict[str, Any]]]:
+        """Datagrams of bare records back to back until `count` records arrived (fails loudly
+        when fewer arrive within the timeout): (the datagrams, their records in order)."""
+        grams: list[bytes] = []
+        records: list[dict[str, Any]] = []
+        deadline = time.monotonic() + TIMEOUT
+        while len(records) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{self.endpoint}: {len(records)} of {count} records arrived")
+            self.sock.settimeout(left)
+            try:
+                grams.append(self.sock.recv(65536))
+            except TimeoutError:
+                continue
+            records += decode_records(schema, grams[-1])
+        return grams, records
+
     def extra(self, quiet: float = 0.5) -> list[bytes]:
         """Whatever else arrives within `quiet` seconds (expected: nothing)."""
         self.sock.settimeout(quiet)
@@ -160,12 +180,36 @@ class McastReceiver:
 # -- decoding ---------------------------------------------------------------------------------
 
 
-def decode_record(schema: dict[str, Any], data: bytes) -> dict[str, Any]:
-    """One bare record; asserts it fills the datagram exactly."""
+def decode_records(schema: dict[str, Any], data: bytes) -> list[dict[str, Any]]:
+    """Bare records back to back; asserts they fill the datagram exactly."""
+    parsed = fastavro.parse_schema(schema)
     buf = io.BytesIO(data)
-    rec = fastavro.schemaless_reader(buf, fastavro.parse_schema(schema), None)
-    assert buf.tell() == len(data), f"{len(data) - buf.tell()} bytes after the record"
-    return rec  # type: ignore[return-value]
+    out = []
+    while buf.tell() < len(data):
+        out.append(fastavro.schemaless_reader(buf, parsed, None))
+    assert buf.tell() == len(data), f"{buf.tell() - len(data)} bytes read past the datagram"
+    return out  # type: ignore[return-value]
+
+
+def pack_records(encoded: list[bytes], budget: int) -> list[bytes]:
+    """The decimated datagrams of the contract for these records arriving together: records
+    back to back, as many as fit in `budget` bytes, never split; a record of the budget or
+    more goes alone (budget 0: one record per datagram)."""
+    grams: list[bytes] = []
+    open_: bytes | None = None
+    for rec in encoded:
+        if open_ is not None and len(open_) + len(rec) <= budget:
+            open_ += rec
+        else:
+            if open_ is not None:
+                grams.append(open_)
+            open_ = rec
+        if len(open_) >= budget:
+            grams.append(open_)
+            open_ = None
+    if open_ is not None:
+        grams.append(open_)
+    return grams
 
 
 def decode_batch(schema: dict[str, Any], batch: dict[str, Any]) -> list[dict[str, Any]]:

@@ -62,6 +62,7 @@ def test_relay_argv_passes_every_setting(system: System) -> None:
         "--rotate-seconds": "60",
         "--rotate-bytes": "67108864",
         "--flush-ms": "20",
+        "--dec-max-bytes": "1472",
         "--time-field": "time",
         "--time-unit": "ns",
         "--bus": system.xsub,

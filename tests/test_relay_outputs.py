@@ -23,7 +23,7 @@ from tests.outputtools import (
     McastReceiver,
     decimate,
     decode_batch,
-    decode_record,
+    pack_records,
 )
 from tests.procs import Proc, start, wait_until
 from tests.relaytools import (
@@ -108,7 +108,9 @@ def test_full_rate_group_gets_every_good_datagram_and_status_counts_match(
 
     assert full.receive(len(good)) == good
     assert full.extra() == [], "the full-rate group got more than the good datagrams"
-    assert [decode_record(PROBE_SCHEMA, d) for d in dec.receive(60)] == records
+    dec_grams, dec_records = dec.receive_records(PROBE_SCHEMA, 60)
+    assert dec_records == records, "the decimated group must carry every record, in order"
+    assert max(map(len, dec_grams)) <= 1472, "decimated datagrams of at most dec_max_bytes"
 
     status = bus.wait(STATUS, lambda f: f["archived"] == 60 and f["received"] == len(sent))
     expect_rejected = {reason: 0 for reason in status["rejected"]}
@@ -148,7 +150,7 @@ def test_decimated_group_and_data_events_carry_the_decimated_records(
     relay.send(_grams(records[:10]) + _grams(records[10:], per=3))
     expected = decimate(records, PROBE_SCHEMA, algorithm, n)
 
-    got = [decode_record(PROBE_SCHEMA, d) for d in dec.receive(len(expected))]
+    _, got = dec.receive_records(PROBE_SCHEMA, len(expected))
     assert got == [rec for _, rec in expected]
     assert dec.extra() == [], "more decimated records than the windows give"
 
@@ -162,6 +164,35 @@ def test_decimated_group_and_data_events_carry_the_decimated_records(
     assert _no_rx(data) == [rec for _, rec in expected]
     assert [r["rx_time"] for r in data] == [archived[i]["rx_time"] for i, _ in expected]
     bus.wait(STATUS, lambda f: f["records"] == len(records) and f["decimated"] == len(expected))
+
+
+@pytest.mark.parametrize("budget", [None, 200, 60, 0])
+def test_decimated_records_are_packed_up_to_dec_max_bytes(
+    relay_binary, procs, tmp_path, bus, groups, budget
+):
+    """Records of one received datagram go out together: back to back, as many as fit in
+    --dec-max-bytes (default 1472), never split, a record of the budget or more alone, 0 one
+    record per datagram; the last, partly filled datagram is sent by the flush timer."""
+    dec = _receiver(groups)
+    flag = [] if budget is None else [f"--dec-max-bytes={budget}"]
+    relay = _relay(
+        procs, relay_binary, tmp_path / "data", bus, f"--mcast-dec={dec.endpoint}", *flag
+    )
+    records = [probe_record(i) for i in range(60)]
+    encoded = [encode_fastavro(PROBE_SCHEMA, r) for r in records]
+    relay.send([b"".join(encoded)])
+    expected = pack_records(encoded, 1472 if budget is None else budget)
+    assert dec.receive(len(expected)) == expected
+    assert dec.extra() == []
+
+    more = [probe_record(i) for i in range(60, 2060)]
+    relay.send(_grams(more, per=8))
+    grams, got = dec.receive_records(PROBE_SCHEMA, len(more))
+    assert got == more, "every record, in order"
+    biggest = max(len(encode_fastavro(PROBE_SCHEMA, r)) for r in more)
+    assert max(map(len, grams)) <= max(1472 if budget is None else budget, biggest)
+    relay.wait_archived(len(records) + len(more))
+    bus.wait(STATUS, lambda f: f["decimated"] == len(records) + len(more))
 
 
 def test_file_events_match_the_files_on_disk(relay_binary, procs, tmp_path, bus):

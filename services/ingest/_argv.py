@@ -44,6 +44,7 @@ def relay_argv(channel: Channel, settings: Settings, schema_path: Path) -> list[
         *("--rotate-seconds", str(channel.setting("rotate_seconds", settings))),
         *("--rotate-bytes", str(channel.setting("rotate_bytes", settings))),
         *("--flush-ms", str(channel.setting("flush_ms", settings))),
+        *("--dec-max-bytes", str(channel.setting("dec_max_bytes", settings))),
     ]
     if channel.time_field:
         argv += ["--time-field", channel.time_field]

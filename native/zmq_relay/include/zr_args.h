@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 
 #define ZR_NAME_MAX 63
+#define ZR_DEC_MAX_BYTES_DEFAULT 1472   /* decimated datagrams: one Ethernet frame's payload */
 
 /* A multicast endpoint `group:port` (IPv4). */
 typedef struct zr_endpoint {
@@ -43,6 +44,7 @@ typedef struct zr_config {
     const char *bus;           /* ZeroMQ endpoint, or NULL */
     int rcvbuf;                /* requested UDP receive buffer, bytes */
     uint64_t quarantine_bytes;
+    uint32_t dec_max_bytes;    /* records per decimated datagram: as many as fit; 0: one */
     int die_with_parent;
 } zr_config;
 

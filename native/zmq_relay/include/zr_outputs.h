@@ -1,7 +1,8 @@
 /* The relay's outputs besides the archive, behind one facade for main.c: full-rate and
- * decimated multicast, and the bus events relay.status.<channel> (1 Hz), relay.file.<channel>,
- * relay.error.<channel> and data.<channel> (decimated records as archive records, flushed at
- * least every ZR_DATA_FLUSH_NS while data flows). Nothing here blocks or fails the relay:
+ * decimated multicast (decimated records packed back to back into datagrams of at most
+ * --dec-max-bytes, sent within ZR_DATA_FLUSH_NS), and the bus events relay.status.<channel>
+ * (1 Hz), relay.file.<channel>, relay.error.<channel> and data.<channel> (decimated records
+ * as archive records, flushed at least every ZR_DATA_FLUSH_NS while data flows). Nothing here blocks or fails the relay:
  * faults are counted in zr_stats and reported as state=degraded with a reason.
  *
  * Wiring, in main.c's order of events:
@@ -53,13 +54,15 @@ int zr_outputs_wants_fields(const zr_outputs *o);
 void zr_outputs_record(zr_outputs *o, int64_t mono_ns, int64_t rx_ns, const uint8_t *rec,
                        size_t len, const zr_span *fields);
 
-/* End of a receive batch: sends the queued multicast datagrams, and the data batch when it is
- * ZR_DATA_FLUSH_NS old. */
+/* End of a receive batch: sends the queued full-rate datagrams and the full decimated ones;
+ * the open decimated datagram and the data batch when they are ZR_DATA_FLUSH_NS old. */
 void zr_outputs_batch_end(zr_outputs *o, int64_t mono_ns);
 
-/* Timer work: flushes the data batch, retries multicast set-up, reads the bus monitor,
- * publishes relay.status every ZR_STATUS_NS, and at once when the bus (re)subscribes (so a
- * restarted bus learns the relay's state without waiting for the next beat). */
+/* Timer work: sends the open decimated datagram and flushes the data batch (so neither waits
+ * longer than a timer period: the main loop's tick is shorter than ZR_DATA_FLUSH_NS), retries
+ * multicast set-up, reads the bus monitor, publishes relay.status every ZR_STATUS_NS, and at
+ * once when the bus (re)subscribes (so a restarted bus learns the relay's state without
+ * waiting for the next beat). */
 void zr_outputs_tick(zr_outputs *o, int64_t mono_ns);
 
 /* Archive hooks: relay.file.<channel> (opened = 1 or 0) and relay.error.<channel> (also for

@@ -15,7 +15,7 @@ enum {
     OPT_NAME = 256, OPT_PORT, OPT_SCHEMA, OPT_DATA_DIR, OPT_BIND, OPT_FINGERPRINT,
     OPT_MCAST_FULL, OPT_MCAST_DEC, OPT_MCAST_IF, OPT_MCAST_TTL, OPT_DECIMATE, OPT_ALGORITHM,
     OPT_ROTATE_SECONDS, OPT_ROTATE_BYTES, OPT_FLUSH_MS, OPT_TIME_FIELD, OPT_TIME_UNIT, OPT_BUS,
-    OPT_RCVBUF, OPT_QUARANTINE_BYTES, OPT_DIE_WITH_PARENT, OPT_HELP
+    OPT_RCVBUF, OPT_QUARANTINE_BYTES, OPT_DEC_MAX_BYTES, OPT_DIE_WITH_PARENT, OPT_HELP
 };
 
 static const struct option OPTIONS[] = {
@@ -39,6 +39,7 @@ static const struct option OPTIONS[] = {
     {"bus", required_argument, NULL, OPT_BUS},
     {"rcvbuf", required_argument, NULL, OPT_RCVBUF},
     {"quarantine-bytes", required_argument, NULL, OPT_QUARANTINE_BYTES},
+    {"dec-max-bytes", required_argument, NULL, OPT_DEC_MAX_BYTES},
     {"die-with-parent", no_argument, NULL, OPT_DIE_WITH_PARENT},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -51,7 +52,8 @@ static const char USAGE[] =
     "                 [--algorithm downsample|mean|average|minmax|rms]\n"
     "                 [--rotate-seconds S] [--rotate-bytes B] [--flush-ms MS]\n"
     "                 [--time-field FIELD] [--time-unit s|ms|us|ns] [--bus ENDPOINT]\n"
-    "                 [--rcvbuf BYTES] [--quarantine-bytes B] [--die-with-parent]\n"
+    "                 [--rcvbuf BYTES] [--quarantine-bytes B] [--dec-max-bytes B]\n"
+    "                 [--die-with-parent]\n"
     "Receives one channel's Avro datagrams on UDP, validates every record and archives it\n"
     "with its receive time under DIR/archive/NAME/.\n";
 
@@ -207,6 +209,7 @@ static void set_defaults(zr_config *c)
     c->flush_ns = 100 * (int64_t)1000000;
     c->rcvbuf = 32 << 20;
     c->quarantine_bytes = 16ull << 20;
+    c->dec_max_bytes = ZR_DEC_MAX_BYTES_DEFAULT;
 }
 
 /* Applies one option; returns 0, or -1 with err set. */
@@ -251,6 +254,11 @@ static int apply(zr_config *c, int opt, const char *v, char *err, size_t errlen)
     case OPT_QUARANTINE_BYTES:
         return parse_u64("quarantine-bytes", v, 0, UINT64_MAX >> 1, &c->quarantine_bytes, err,
                          errlen);
+    case OPT_DEC_MAX_BYTES:
+        if (parse_u64("dec-max-bytes", v, 0, 65507, &u, err, errlen))
+            return -1;
+        c->dec_max_bytes = (uint32_t)u;
+        return 0;
     case OPT_DIE_WITH_PARENT: c->die_with_parent = 1; return 0;
     default: return fail(err, errlen, "unknown option (see --help)");
     }

@@ -17,6 +17,7 @@
 #define EVENT_BYTES (16 * 1024)    /* room for one status, file or error event */
 #define DATA_HEAD_BYTES 512        /* room for a DataBatch up to its records */
 #define TOPIC_BYTES 96             /* "relay.status." and a channel name of <= 63 bytes */
+#define PACK_ROOM (1024 * 1024)    /* most room for decimated datagrams beyond two records */
 
 struct zr_outputs {
     const zr_config *cfg;
@@ -70,12 +71,16 @@ static int fail(zr_outputs *o, char *err, size_t errlen, const char *msg)
 static int create_senders(zr_outputs *o)
 {
     const zr_config *c = o->cfg;
+    /* room for two of the largest records, and a sendmmsg batch of datagrams of the budget */
+    size_t batch = (size_t)ZR_MCAST_BATCH * c->dec_max_bytes;
     size_t copy = 2 * ZR_DEC_MAX_OUTPUT(o->schema->nfields);
+    copy += batch < PACK_ROOM ? batch : PACK_ROOM;
     if (c->mcast_full.set && zr_mcast_create(&o->full, &c->mcast_full, c->mcast_if,
-                                             c->mcast_ttl, 0, &o->stats->forwarded, o->stats))
+                                             c->mcast_ttl, 0, 0, &o->stats->forwarded, o->stats))
         return -1;
-    if (c->mcast_dec.set && zr_mcast_create(&o->dec, &c->mcast_dec, c->mcast_if, c->mcast_ttl,
-                                            copy, &o->stats->decimated, o->stats))
+    if (c->mcast_dec.set &&
+        zr_mcast_create(&o->dec, &c->mcast_dec, c->mcast_if, c->mcast_ttl, copy,
+                        c->dec_max_bytes, &o->stats->decimated, o->stats))
         return -1;
     return 0;
 }
@@ -196,11 +201,8 @@ void zr_outputs_record(zr_outputs *o, int64_t mono_ns, int64_t rx_ns, const uint
         return;
     size_t n = zr_decimate_push(o->decimator, rec, len, fields, rx_ns, out);
     for (size_t i = 0; i < n; i++) {
-        /* downsample hands back the input record, valid until batch_end: no copy needed */
-        if (o->dec && o->cfg->algorithm == ZR_ALG_DOWNSAMPLE)
-            zr_mcast_queue(o->dec, out[i].rec, out[i].len);
-        else if (o->dec)
-            zr_mcast_queue_copy(o->dec, out[i].rec, out[i].len);
+        if (o->dec)
+            zr_mcast_pack(o->dec, out[i].rec, out[i].len, mono_ns);
         if (o->data_wanted)
             add_to_batch(o, mono_ns, &out[i]);
     }
@@ -211,7 +213,7 @@ void zr_outputs_batch_end(zr_outputs *o, int64_t mono_ns)
     if (o->full)
         zr_mcast_flush(o->full);
     if (o->dec)
-        zr_mcast_flush(o->dec);
+        zr_mcast_flush_due(o->dec, mono_ns, ZR_DATA_FLUSH_NS);
     if (o->batch_count && mono_ns - o->batch_since >= ZR_DATA_FLUSH_NS)
         flush_data(o);
 }
@@ -299,8 +301,10 @@ void zr_outputs_tick(zr_outputs *o, int64_t mono_ns)
 {
     if (o->full)
         zr_mcast_tick(o->full, mono_ns);
-    if (o->dec)
+    if (o->dec) {
+        zr_mcast_flush(o->dec); /* the open decimated datagram: one tick old at most */
         zr_mcast_tick(o->dec, mono_ns);
+    }
     int rejoined = 0;
     if (o->bus) {
         rejoined = zr_bus_poll(o->bus);
@@ -342,6 +346,8 @@ void zr_outputs_error(zr_outputs *o, const char *kind, int err, const char *path
 void zr_outputs_close(zr_outputs *o, int64_t mono_ns)
 {
     zr_outputs_batch_end(o, mono_ns);
+    if (o->dec)
+        zr_mcast_flush(o->dec);
     if (o->bus) {
         zr_bus_poll(o->bus);
         flush_data(o);

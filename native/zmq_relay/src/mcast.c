@@ -1,4 +1,5 @@
-/* UDP multicast sender: queue, then sendmmsg with MSG_DONTWAIT. See zr_mcast.h. */
+/* UDP multicast sender: queue (by reference, or records packed by copy), then sendmmsg with
+ * MSG_DONTWAIT. See zr_mcast.h. */
 #include "zr_mcast.h"
 
 #include <errno.h>
@@ -24,8 +25,11 @@ struct zr_mcast {
     size_t n;                           /* datagrams queued */
     struct mmsghdr msgs[ZR_MCAST_BATCH];
     struct iovec iov[ZR_MCAST_BATCH];
-    uint8_t *copy;                      /* room for copied datagrams */
-    size_t copy_cap, copy_used;
+    uint32_t records[ZR_MCAST_BATCH];   /* records in each queued datagram */
+    uint8_t *copy;                      /* packed datagrams, back to back */
+    size_t copy_cap, copy_used, pack_bytes;
+    int open;                           /* iov[n - 1] is a packed datagram open for more */
+    int64_t open_since;                 /* CLOCK_MONOTONIC when it was opened */
 };
 
 /* Opens and configures the socket; on failure keeps fd = -1 and remembers errno.
@@ -50,12 +54,13 @@ static void setup(zr_mcast *m)
 }
 
 int zr_mcast_create(zr_mcast **out, const zr_endpoint *dest, struct in_addr iface, int ttl,
-                    size_t copy_bytes, uint64_t *sent, zr_stats *stats)
+                    size_t copy_bytes, size_t pack_bytes, uint64_t *sent, zr_stats *stats)
 {
     zr_mcast *m = calloc(1, sizeof *m);
     if (!m)
         return -1;
     m->copy_cap = copy_bytes;
+    m->pack_bytes = pack_bytes;
     m->copy = copy_bytes ? malloc(copy_bytes) : NULL;
     if (copy_bytes && !m->copy) {
         free(m);
@@ -90,56 +95,104 @@ static int queue_full(int err)
     return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
 }
 
-/* sendmmsg stops at the first datagram that fails and, when it sent some before, returns
- * their count (the next call then reports that datagram's error). A full queue drops the
- * rest of the batch; any other error (EMSGSIZE...) concerns that datagram alone: it is
+/* Sends iov[0..count). sendmmsg stops at the first datagram that fails and, when it sent
+ * some before, returns their count (the next call then reports that datagram's error). A full
+ * queue drops the rest; any other error (EMSGSIZE...) concerns that datagram alone: it is
  * counted and the batch goes on after it. */
-void zr_mcast_flush(zr_mcast *m)
+static void send_first(zr_mcast *m, size_t count)
 {
     size_t i = 0;
-    if (m->fd < 0 && m->n) {
-        count_errors(m, m->n, m->last_errno);
-        i = m->n;
+    if (m->fd < 0 && count) {
+        count_errors(m, count, m->last_errno);
+        i = count;
     }
-    while (i < m->n) {
-        int r = sendmmsg(m->fd, m->msgs + i, (unsigned)(m->n - i), MSG_DONTWAIT);
+    while (i < count) {
+        int r = sendmmsg(m->fd, m->msgs + i, (unsigned)(count - i), MSG_DONTWAIT);
         int err = r < 0 ? errno : EAGAIN;
         if (r < 0 && err == EINTR)
             continue;
         if (r > 0) {
-            *m->sent += (uint64_t)r;
+            for (int k = 0; k < r; k++)
+                *m->sent += m->records[i + (size_t)k];
             i += (size_t)r;
         } else if (queue_full(err)) {
-            count_errors(m, m->n - i, err);
+            count_errors(m, count - i, err);
             break;
         } else {
             count_errors(m, 1, err);
             i++;
         }
     }
+}
+
+void zr_mcast_flush(zr_mcast *m)
+{
+    send_first(m, m->n);
     m->n = 0;
     m->copy_used = 0;
+    m->open = 0;
+}
+
+void zr_mcast_flush_due(zr_mcast *m, int64_t mono_ns, int64_t max_age_ns)
+{
+    if (!m->open || mono_ns - m->open_since >= max_age_ns) {
+        zr_mcast_flush(m);
+        return;
+    }
+    /* the open datagram stays: sent are the ones before it, and it moves to the front */
+    struct iovec keep = m->iov[m->n - 1];
+    uint32_t records = m->records[m->n - 1];
+    send_first(m, m->n - 1);
+    memmove(m->copy, keep.iov_base, keep.iov_len);
+    m->iov[0] = (struct iovec){.iov_base = m->copy, .iov_len = keep.iov_len};
+    m->records[0] = records;
+    m->copy_used = keep.iov_len;
+    m->n = 1;
 }
 
 void zr_mcast_queue(zr_mcast *m, const uint8_t *buf, size_t len)
 {
     if (m->n == ZR_MCAST_BATCH)
         zr_mcast_flush(m);
+    m->open = 0;
+    m->records[m->n] = 1;
     m->iov[m->n++] = (struct iovec){.iov_base = (void *)buf, .iov_len = len};
 }
 
-void zr_mcast_queue_copy(zr_mcast *m, const uint8_t *buf, size_t len)
+/* Appends the record to the open datagram when it fits there (and in the room left). */
+static int append(zr_mcast *m, const uint8_t *rec, size_t len)
 {
-    if (len > m->copy_cap || len > ZR_MCAST_MAX_DATAGRAM) {
+    if (!m->open)
+        return 0;
+    struct iovec *last = &m->iov[m->n - 1];
+    if (last->iov_len + len > m->pack_bytes || m->copy_cap - m->copy_used < len)
+        return 0;
+    memcpy(m->copy + m->copy_used, rec, len);
+    m->copy_used += len;
+    last->iov_len += len;
+    m->records[m->n - 1]++;
+    m->open = last->iov_len < m->pack_bytes;
+    return 1;
+}
+
+void zr_mcast_pack(zr_mcast *m, const uint8_t *rec, size_t len, int64_t mono_ns)
+{
+    if (len > ZR_MCAST_MAX_DATAGRAM || len > m->copy_cap / 2) {
         count_errors(m, 1, EMSGSIZE);
         return;
     }
+    if (append(m, rec, len))
+        return;
+    m->open = 0; /* the record starts a new datagram */
     if (m->n == ZR_MCAST_BATCH || m->copy_cap - m->copy_used < len)
         zr_mcast_flush(m);
     uint8_t *dst = m->copy + m->copy_used;
-    memcpy(dst, buf, len);
+    memcpy(dst, rec, len);
     m->copy_used += len;
+    m->records[m->n] = 1;
     m->iov[m->n++] = (struct iovec){.iov_base = dst, .iov_len = len};
+    m->open = len < m->pack_bytes;
+    m->open_since = mono_ns;
 }
 
 void zr_mcast_tick(zr_mcast *m, int64_t mono_ns)
