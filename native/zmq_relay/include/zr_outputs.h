@@ -1,11 +1,12 @@
-/* The relay's outputs besides the archive, behind one facade for main.c: full-rate and
+/* The relay's outputs besides the archive, behind one facade for the relay: full-rate and
  * decimated multicast (decimated records packed back to back into datagrams of at most
  * --dec-max-bytes, sent within ZR_DATA_FLUSH_NS), and the bus events relay.status.<channel>
  * (1 Hz), relay.file.<channel>, relay.error.<channel> and data.<channel> (decimated records
- * as archive records, flushed at least every ZR_DATA_FLUSH_NS while data flows). Nothing here blocks or fails the relay:
- * faults are counted in zr_stats and reported as state=degraded with a reason.
+ * as archive records, flushed at least every ZR_DATA_FLUSH_NS while data flows). Nothing here
+ * blocks or fails the relay: faults are counted in zr_stats and reported as state=degraded
+ * with a reason.
  *
- * Wiring, in main.c's order of events:
+ * Wiring, in the relay's order of events:
  *   create (before the archive, so its hooks can report) -> set_archive, set_quarantine ->
  *   per receive batch: datagram() for each valid datagram, record() for each of its records,
  *   batch_end() before the receive buffers are reused -> tick() on the timer -> file()/error()
