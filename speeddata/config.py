@@ -1,11 +1,17 @@
 """The one settings loader: defaults from the installation's ``config/speeddata.yaml``, a user
 file over them (``SPEEDDATA_CONFIG``), then ``SPEEDDATA__<SECTION>__<KEY>`` environment
-variables, then explicit overrides (tests). ``SPEEDDATA_DATA_DIR`` sets the data dir."""
+variables, then explicit overrides (tests). ``SPEEDDATA_DATA_DIR`` sets the data dir.
+
+Each section is a frozen dataclass whose keys are typed and documented; the YAML file holds
+their defaults. A value of the wrong type, an unknown key and a file that is not YAML are
+:class:`SettingsError`\\ s naming the key (and the file, line and column)."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,47 +30,87 @@ class SettingsError(ValueError):
     """A configuration file or variable that cannot be used; the message says which."""
 
 
-class Section(Mapping[str, Any]):
-    """One section of the settings, read by attribute (``settings.relay.flush_ms``) or key."""
+def key(doc: str) -> Any:
+    """A setting: its default is in ``config/speeddata.yaml``, ``doc`` says what it is."""
+    return field(metadata={"doc": doc})
 
-    def __init__(self, name: str, values: Mapping[str, Any]) -> None:
-        self._name = name
-        self._values = dict(values)
 
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self._values[key]
-        except KeyError:
-            raise AttributeError(f"no setting {self._name}.{key}") from None
+class _Section:
+    """What every section shares: keys chosen at run time (a channel's ``config`` over
+    ``relay.<key>``) are read with ``section[key]``."""
 
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
+    def __getitem__(self, name: str) -> Any:
+        if name not in _fields(type(self)):
+            raise KeyError(name)
+        return getattr(self, name)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._values)
 
-    def __len__(self) -> int:
-        return len(self._values)
+@dataclass(frozen=True)
+class BusSettings(_Section):
+    """``bus``: where the bus proxy listens and how every bus socket behaves."""
 
-    def __repr__(self) -> str:
-        return f"Section({self._name!r}, {self._values!r})"
+    xsub: str = key("endpoint publishers connect to (the proxy binds it)")
+    xpub: str = key("endpoint subscribers connect to (the proxy binds it)")
+    hwm: int = key("high-water mark of every bus socket, in messages")
+    linger_ms: int = key("how long a closing socket may still send, 0..1000 ms")
+    cache_beats: int = key("last-value cache entries expire after this many missed beats")
+
+
+@dataclass(frozen=True)
+class RelaySettings(_Section):
+    """``relay``: how ingest runs each channel's relay (a channel's ``config`` may override)."""
+
+    binary: str = key("the relay executable, relative to the installation root")
+    bind: str = key("address the relays receive on (0.0.0.0 for devices elsewhere)")
+    rotate_seconds: int = key("start a new archive file after this many seconds")
+    rotate_bytes: int = key("... or once the file reaches this many bytes")
+    flush_ms: int = key("write the open block at least this often (ms)")
+    rcvbuf: int = key("UDP receive buffer, in bytes")
+    quarantine_bytes: int = key("cap of each channel's quarantine file, in bytes")
+
+
+@dataclass(frozen=True)
+class PortSettings(_Section):
+    """``ports``: the range of channel ports."""
+
+    start: int = key("first channel port")
+    end: int = key("channel ports are below this one")
+
+
+@dataclass(frozen=True)
+class MulticastSettings(_Section):
+    """``multicast``: where the relays send each channel's full-rate and decimated streams."""
+
+    full_group: str = key("multicast group of the full-rate streams")
+    dec_group: str = key("multicast group of the decimated streams")
+    full_offset: int = key("full-rate port = channel port + this")
+    dec_offset: int = key("decimated port = channel port + this")
+    interface: str = key("address of the sending interface")
+    ttl: int = key("multicast TTL (0: nothing leaves the host)")
+
+
+@dataclass(frozen=True)
+class IngestSettings(_Section):
+    """``ingest``: how the supervisor restarts relays that exit."""
+
+    backoff_initial_s: float = key("first restart delay of a relay that exited, seconds")
+    backoff_max_s: float = key("cap of the restart delay, seconds")
+    stable_after_s: float = key("a relay running this long resets its back-off, seconds")
 
 
 @dataclass(frozen=True)
 class Settings:
     """Every setting of every service; immutable, derive changed copies with :meth:`override`."""
 
-    values: dict[str, Any]
-    data_dir: Path
-    config_file: Path
-    root: Path = field(default=ROOT)
-
-    def __getattr__(self, name: str) -> Any:
-        values = object.__getattribute__(self, "values")
-        if name not in values:
-            raise AttributeError(f"no settings section {name!r}")
-        value = values[name]
-        return Section(name, value) if isinstance(value, dict) else value
+    bus: BusSettings = key("the bus proxy and bus sockets")
+    relay: RelaySettings = key("the relays ingest runs")
+    ports: PortSettings = key("the channel port range")
+    multicast: MulticastSettings = key("the relays' multicast streams")
+    ingest: IngestSettings = key("the ingest supervisor")
+    channels: list[dict[str, Any]] = key("baseline channels (name, port, schema, ...)")
+    data_dir: Path = key("archive, schemas, quarantine and run files")
+    config_file: Path = key("the settings file over the defaults (or the defaults)")
+    root: Path = field(default=ROOT, metadata={"doc": "the installation root"})
 
     def path(self, relative: str | os.PathLike[str]) -> Path:
         """A path of the installation (``native/...``, ``config/...``) as an absolute path."""
@@ -73,14 +119,27 @@ class Settings:
 
     def override(self, data_dir: str | os.PathLike[str] | None = None, **sections: Any) -> Settings:
         """A copy with some settings changed: ``override(relay={"flush_ms": 20})``."""
-        values = copy.deepcopy(self.values)
+        values = _values(self)
         _merge(values, sections, "override")
-        return Settings(
-            values=values,
+        return _build(
+            values,
             data_dir=Path(data_dir).resolve() if data_dir is not None else self.data_dir,
             config_file=self.config_file,
             root=self.root,
         )
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "bus": BusSettings,
+    "relay": RelaySettings,
+    "ports": PortSettings,
+    "multicast": MulticastSettings,
+    "ingest": IngestSettings,
+}
+"""The sections by name; the other keys of the file (``channels``) are top-level values."""
+
+TOP_LEVEL: dict[str, Any] = {"channels": list[dict[str, Any]]}
+"""The settings that are not sections, with their types."""
 
 
 def load_settings(
@@ -90,34 +149,85 @@ def load_settings(
 ) -> Settings:
     """Builds the settings; arguments win over the environment, which wins over the files."""
     env = os.environ if environ is None else environ
-    values = _read_yaml(DEFAULT_CONFIG)
+    values = _read_file(DEFAULT_CONFIG, {})
     chosen = config_file or env.get("SPEEDDATA_CONFIG")
     config_path = Path(chosen).resolve() if chosen else DEFAULT_CONFIG
     if config_path != DEFAULT_CONFIG:
-        _merge(values, _read_yaml(config_path), str(config_path))
-    _merge(values, _from_environment(env, values), "environment")
+        values = _read_file(config_path, values)
+    _merge(values, _from_environment(env), "environment")
     chosen_dir = data_dir or env.get("SPEEDDATA_DATA_DIR") or ROOT / "var"
-    return Settings(values=values, data_dir=Path(chosen_dir).resolve(), config_file=config_path)
+    return _build(values, data_dir=Path(chosen_dir).resolve(), config_file=config_path)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def shown_path(path: Path) -> str:
+    """``path`` as a user would type it here: relative to the working dir when it is below it."""
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# -- reading the sources --------------------------------------------------------------------
+
+
+def _read_file(path: Path, into: dict[str, Any]) -> dict[str, Any]:
+    """``into`` with the settings of the YAML file ``path`` merged in; a problem is a
+    :class:`SettingsError` of one line: ``<file>:<line>:<column>: <what>``."""
+    shown = shown_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise SettingsError(f"cannot read config file {path}: {e.strerror}") from None
+        raise SettingsError(f"cannot read config file {shown}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise SettingsError(f"{shown}: not UTF-8 text (byte {e.start})") from None
+    try:
+        loaded = yaml.safe_load(text)
+        marks = _marks(yaml.compose(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as e:
+        raise SettingsError(_yaml_problem(shown, e)) from None
     except yaml.YAMLError as e:
-        raise SettingsError(f"config file {path} is not valid YAML: {e}") from None
+        raise SettingsError(f"{shown}: not valid YAML: {' '.join(str(e).split())}") from None
     if loaded is None:
-        return {}
+        return into
     if not isinstance(loaded, dict):
-        raise SettingsError(f"config file {path} must hold a mapping of sections")
-    return loaded
+        raise SettingsError(f"{shown}:1:1: the file must hold a mapping of sections")
+    merged = copy.deepcopy(into)
+    _merge(merged, loaded, shown, {k: f"{shown}:{m}" for k, m in marks.items()})
+    return merged
 
 
-def _from_environment(env: Mapping[str, str], defaults: Mapping[str, Any]) -> dict[str, Any]:
+def _yaml_problem(shown: str, e: yaml.MarkedYAMLError) -> str:
+    """One line: where the parser stopped and what it found there."""
+    mark = e.problem_mark or e.context_mark
+    where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
+    what = e.problem or e.context or "not valid YAML"
+    if e.context and what.startswith("but "):  # "expected a single document ..., but found"
+        what = f"{e.context}, {what}"
+    return f"{where}: {' '.join(what.split())}"
+
+
+def _marks(node: yaml.Node | None) -> dict[tuple[str, str | None], str]:
+    """``line:column`` of each section and key of a composed file, for error messages."""
+    marks: dict[tuple[str, str | None], str] = {}
+    if not isinstance(node, yaml.MappingNode):
+        return marks
+    for section_node, value in node.value:
+        section = str(section_node.value)
+        marks[(section, None)] = _at(section_node)
+        if isinstance(value, yaml.MappingNode):
+            for key_node, _ in value.value:
+                marks[(section, str(key_node.value))] = _at(key_node)
+    return marks
+
+
+def _at(node: yaml.Node) -> str:
+    return f"{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
+def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
     """The ``SPEEDDATA__<SECTION>__<KEY>`` variables as sections. A value is read as YAML
-    (``20`` is a number, ``[a, b]`` a list), except for a setting whose default is text,
-    which takes the variable's text as it is."""
+    (``20`` is a number, ``[a, b]`` a list), except for a text setting, which takes the
+    variable's text as it is."""
     found: dict[str, Any] = {}
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX):
@@ -125,54 +235,101 @@ def _from_environment(env: Mapping[str, str], defaults: Mapping[str, Any]) -> di
         parts = name[len(ENV_PREFIX) :].lower().split("__")
         if len(parts) != 2 or not all(parts):
             raise SettingsError(f"{name}: expected SPEEDDATA__<SECTION>__<KEY>")
-        section, key = parts
-        default = defaults.get(section)
-        if isinstance(default, dict) and isinstance(default.get(key), str):
+        section, name_of_key = parts
+        cls = SECTIONS.get(section)
+        if cls is not None and _fields(cls).get(name_of_key) is str:
             value: Any = raw
         else:
             try:
                 value = yaml.safe_load(raw)
             except yaml.YAMLError:
                 value = raw
-        found.setdefault(section, {})[key] = value
+        found.setdefault(section, {})[name_of_key] = value
     return found
 
 
-_KINDS: tuple[tuple[type, str], ...] = (
-    (bool, "true or false"),
-    (int, "an integer"),
-    (float, "a number"),
-    (str, "a string"),
-    (list, "a list"),
-    (dict, "a mapping"),
-)
+# -- checking and building -------------------------------------------------------------------
 
 
-def _check_type(name: str, default: Any, value: Any, origin: str) -> None:
-    """Raises :class:`SettingsError` unless ``value`` has the type of ``default`` (an integer
-    is a number too; a boolean is neither)."""
-    for kind, words in _KINDS:
-        if type(default) is kind:
-            ok = type(value) is kind or (kind is float and type(value) is int)
-            if not ok:
-                raise SettingsError(f"{origin}: setting {name} must be {words}, not {value!r}")
-            return
+def _fields(cls: type) -> dict[str, Any]:
+    """The keys of a section and their types."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
-def _merge(into: dict[str, Any], new: Mapping[str, Any], origin: str) -> None:
-    """Merges sections of ``new`` into ``into``; unknown sections or keys, and values of
-    another type than their default, are errors."""
+_WORDS: dict[Any, str] = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+}
+
+
+def _checked(name: str, kind: Any, value: Any, origin: str) -> Any:
+    """``value`` if it is of type ``kind`` (an integer is a number too, made a float; a
+    boolean is neither), else a :class:`SettingsError` naming the setting."""
+    base = typing.get_origin(kind) or kind
+    if base is float and type(value) is int:
+        return float(value)
+    if base is Any or type(value) is base:
+        if base is list:
+            (item,) = typing.get_args(kind) or (Any,)
+            return [_checked(f"{name}[{i}]", item, v, origin) for i, v in enumerate(value)]
+        return value
+    raise SettingsError(f"{origin}: setting {name} must be {_WORDS[base]}, not {value!r}")
+
+
+def _merge(
+    into: dict[str, Any],
+    new: Mapping[str, Any],
+    origin: str,
+    marks: Mapping[tuple[str, str | None], str] | None = None,
+) -> None:
+    """Merges sections of ``new`` into ``into``: unknown sections or keys, and values of
+    another type than their setting's, are errors (``marks``: where each key was written)."""
+
+    def at(section: str, name: str | None = None) -> str:
+        return (marks or {}).get((section, name), origin)
+
     for section, value in new.items():
-        if section not in into:
-            raise SettingsError(f"{origin}: unknown settings section {section!r}")
-        if isinstance(into[section], dict):
-            if not isinstance(value, Mapping):
-                raise SettingsError(f"{origin}: section {section!r} must be a mapping")
-            for key, v in value.items():
-                if key not in into[section]:
-                    raise SettingsError(f"{origin}: unknown setting {section}.{key}")
-                _check_type(f"{section}.{key}", into[section][key], v, origin)
-                into[section][key] = v
-        else:
-            _check_type(section, into[section], value, origin)
-            into[section] = value
+        if section in TOP_LEVEL:
+            into[section] = _checked(section, TOP_LEVEL[section], value, at(section))
+            continue
+        cls = SECTIONS.get(section)
+        if cls is None:
+            raise SettingsError(f"{at(section)}: unknown settings section {section!r}")
+        if not isinstance(value, Mapping):
+            raise SettingsError(f"{at(section)}: section {section!r} must be a mapping")
+        kinds = _fields(cls)
+        target = into.setdefault(section, {})
+        for name, v in value.items():
+            if name not in kinds:
+                raise SettingsError(f"{at(section, name)}: unknown setting {section}.{name}")
+            target[name] = _checked(f"{section}.{name}", kinds[name], v, at(section, name))
+
+
+def _build(
+    values: Mapping[str, Any], data_dir: Path, config_file: Path, root: Path = ROOT
+) -> Settings:
+    """The settings of merged ``values``; a key no file set is an error naming it."""
+    sections: dict[str, Any] = {}
+    for section, cls in SECTIONS.items():
+        given = values.get(section, {})
+        for name in _fields(cls):
+            if name not in given:
+                where = shown_path(DEFAULT_CONFIG)
+                raise SettingsError(f"{where}: setting {section}.{name} has no default")
+        sections[section] = cls(**given)
+    channels = copy.deepcopy(values.get("channels", []))
+    return Settings(
+        **sections, channels=channels, data_dir=data_dir, config_file=config_file, root=root
+    )
+
+
+def _values(settings: Settings) -> dict[str, Any]:
+    """The sections and top-level values of ``settings`` as plain (copied) data."""
+    out: dict[str, Any] = {name: dataclasses.asdict(getattr(settings, name)) for name in SECTIONS}
+    out["channels"] = copy.deepcopy(settings.channels)
+    return out

@@ -33,11 +33,11 @@ def relay_argv(channel: Channel, settings: Settings, schema_path: Path) -> list[
         *("--port", str(channel.port)),
         *("--schema", str(schema_path)),
         *("--data-dir", str(settings.data_dir)),
-        *("--bind", str(relay.bind)),
+        *("--bind", relay.bind),
         *("--fingerprint", fingerprint(channel.schema)),
         *("--mcast-full", str(full)),
         *("--mcast-dec", str(dec)),
-        *("--mcast-if", str(m.interface)),
+        *("--mcast-if", m.interface),
         *("--mcast-ttl", str(m.ttl)),
         *("--decimate", str(channel.config["decimation"])),
         *("--algorithm", str(channel.config["algorithm"])),
@@ -50,7 +50,7 @@ def relay_argv(channel: Channel, settings: Settings, schema_path: Path) -> list[
         argv += ["--time-field", channel.time_field]
     argv += [
         *("--time-unit", channel.time_unit),
-        *("--bus", str(settings.bus.xsub)),
+        *("--bus", settings.bus.xsub),
         *("--rcvbuf", str(relay.rcvbuf)),
         *("--quarantine-bytes", str(relay.quarantine_bytes)),
         "--die-with-parent",

@@ -48,11 +48,7 @@ class Supervisor:
             SupervisedRelay(
                 channel.name,
                 relay_argv(channel, settings, write_schema(channel, settings.data_dir)),
-                Backoff(
-                    float(ingest.backoff_initial_s),
-                    float(ingest.backoff_max_s),
-                    float(ingest.stable_after_s),
-                ),
+                Backoff(ingest.backoff_initial_s, ingest.backoff_max_s, ingest.stable_after_s),
                 logs,
                 self._notifier(channel),
             )

@@ -157,7 +157,7 @@ def _summary(
         f"  bus      pid {pids['bus']}: publishers connect to {settings.bus.xsub},"
         f" subscribers to {settings.bus.xpub}",
         f"  ingest   pid {pids['ingest']}: one relay per channel, archive in "
-        f"{Path(settings.data_dir) / 'archive'}",
+        f"{settings.data_dir / 'archive'}",
     ]
     for channel in channels:
         full, dec = multicast_endpoints(channel.port, settings)
