@@ -67,6 +67,7 @@ class RelaySettings(_Section):
     flush_ms: int = key("write the open block at least this often (ms)")
     rcvbuf: int = key("UDP receive buffer, in bytes")
     quarantine_bytes: int = key("cap of each channel's quarantine file, in bytes")
+    dec_max_bytes: int = key("decimated datagrams hold records up to this many bytes; 0: one each")
 
 
 @dataclass(frozen=True)
