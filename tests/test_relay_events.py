@@ -21,7 +21,7 @@ HEAD = {
 }
 REASONS = [
     "empty", "truncated", "varint", "int_range", "boolean", "length", "utf8", "union", "enum",
-    "depth", "trailing", "too_many",
+    "depth", "trailing", "too_many", "items",
 ]  # fmt: skip
 
 

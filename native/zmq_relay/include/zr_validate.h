@@ -1,5 +1,7 @@
 /* Record validation: every datagram is checked against the channel schema before anything
- * is archived or forwarded. No allocation; the only state is the caller's output arrays. */
+ * is archived or forwarded. No allocation; the only state is the caller's output arrays.
+ * The cost is bounded by the datagram's bytes, whatever the schema: every step reads at least
+ * one byte (fields that take none are skipped), and recursion stops at ZR_MAX_DEPTH levels. */
 #ifndef ZR_VALIDATE_H
 #define ZR_VALIDATE_H
 
@@ -20,13 +22,18 @@ typedef enum zr_reject {
     ZR_REJ_UTF8,       /* "utf8": string is not valid UTF-8 */
     ZR_REJ_UNION,      /* "union": union branch index out of range */
     ZR_REJ_ENUM,       /* "enum": enum symbol index out of range */
-    ZR_REJ_DEPTH,      /* "depth": nesting deeper than ZR_MAX_DEPTH (recursive records) */
+    ZR_REJ_DEPTH,      /* "depth": nesting deeper than ZR_MAX_DEPTH (recursive schemas) */
     ZR_REJ_TRAILING,   /* "trailing": bytes after the last record that are not a record */
     ZR_REJ_TOO_MANY,   /* "too_many": more records in one datagram than the caller can hold */
+    ZR_REJ_ITEMS,      /* "items": arrays and maps declare more items than ZR_MAX_ITEMS allows */
     ZR_REJ__COUNT
 } zr_reject;
 
-#define ZR_MAX_DEPTH 64
+/* The items (array items and map entries, at every level, all together) a datagram of `len`
+ * bytes may declare. Items that take bytes cannot exceed the bytes anyway; the cap bounds items
+ * that take none (null, fixed of size 0, records of such fields), which readers still build one
+ * by one: a few bytes cannot declare 2^63 of them. */
+#define ZR_MAX_ITEMS(len) ((uint64_t)(len) + 64)
 
 /* A record's binary encoding inside the datagram (any single-object header excluded). */
 typedef struct zr_span {

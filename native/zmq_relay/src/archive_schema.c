@@ -13,7 +13,6 @@
 
 /* State of the rewrite of the outer archive record. */
 typedef struct arch {
-    json_t *declared;          /* full names of the declared types (keys) */
     json_t *channel;           /* the channel record as written */
     const char *full;          /* its full name */
     json_t *defined;           /* full names defined so far (an object used as a set) */
@@ -59,35 +58,22 @@ static int arch_define(arch *a, json_t *holder, const char *key, size_t idx, jso
     return rc;
 }
 
-/* The full name a reference stands for, resolved as schema.c resolves it (a new string): in
- * the enclosing namespace when a type of that full name is declared, else as written. */
-static char *resolve(const arch *a, const char *name, const char *ns)
-{
-    char *full = zr_schema_full_name(name, NULL, ns);
-    if (!full || !strcmp(full, name) || json_object_get(a->declared, full))
-        return full;
-    free(full);
-    return strdup(name);
-}
-
-/* A reference at holder[key|idx]: the first one to the channel record becomes its
- * definition (which, in another namespace, names the null namespace when it is in it). */
+/* A reference at holder[key|idx]: the first one to the channel record becomes its definition.
+ * A reference resolves in the enclosing namespace, so the channel record's own name attributes
+ * give the definition the same full name there. */
 static int arch_reference(arch *a, json_t *holder, const char *key, size_t idx,
                           const char *name, const char *ns)
 {
-    char *full = resolve(a, name, ns);
+    char *full = zr_schema_full_name(name, NULL, ns); /* as schema_names.c resolves it */
     if (!full)
         return -1;
     int first = !a->inlined && !strcmp(full, a->full);
     free(full);
     if (!first)
         return 0;
-    json_t *def = json_deep_copy(a->channel);
-    if (!def || (!strchr(a->full, '.') && ns && *ns && !json_object_get(def, "namespace") &&
-                 json_object_set_new(def, "namespace", json_string("")))) {
-        json_decref(def);
+    json_t *def = json_deep_copy(a->channel); /* names the same full name where it lands */
+    if (!def)
         return -1;
-    }
     a->inlined = 1;
     json_incref(def);
     int rc = arch_set(holder, key, idx, def);
@@ -148,7 +134,7 @@ static char *archive_name(json_t *root, json_t *declared)
  * channel record; sets *recursive to whether the channel record is one. */
 static int make_recursive(json_t *root, json_t *declared, json_t *out, int *recursive)
 {
-    arch a = {.declared = declared, .channel = root, .defined = json_object()};
+    arch a = {.channel = root, .defined = json_object()};
     char *full = zr_schema_full_name(json_string_value(json_object_get(root, "name")),
                                      json_object_get(root, "namespace"), NULL);
     char *name = archive_name(root, declared);

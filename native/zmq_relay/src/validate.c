@@ -11,6 +11,7 @@
 
 typedef struct vctx {
     const uint8_t *end;
+    uint64_t items; /* items the datagram may still declare (ZR_MAX_ITEMS) */
     zr_reject err;
 } vctx;
 
@@ -28,6 +29,7 @@ static const char *const reject_names[ZR_REJ__COUNT] = {
     [ZR_REJ_DEPTH] = "depth",
     [ZR_REJ_TRAILING] = "trailing",
     [ZR_REJ_TOO_MANY] = "too_many",
+    [ZR_REJ_ITEMS] = "items",
 };
 
 const char *zr_reject_name(zr_reject r)
@@ -150,25 +152,25 @@ static const uint8_t *get_index(vctx *v, const uint8_t *p, uint32_t count, zr_re
     return p;
 }
 
-/* The items of one block: map entries are a string key and a value. */
-static const uint8_t *block_items(vctx *v, const zr_node *n, const uint8_t *p, int64_t count,
-                                  int depth)
+/* A block's item count against what is left of the datagram's bytes and item budget. Items
+ * that take bytes cannot outnumber the bytes left; every item counts against the budget. */
+static const uint8_t *take_items(vctx *v, const uint8_t *p, uint64_t count, int zero_items)
 {
-    const zr_node *item = n->children[0];
-    int map = n->type == ZR_T_MAP;
-    for (int64_t i = 0; i < count && p; i++) {
-        if (map && !(p = get_bytes(v, p, 1)))
-            return NULL;
-        p = value(v, item, p, depth);
-    }
+    if (!zero_items && count > (uint64_t)(v->end - p))
+        return fail(v, ZR_REJ_TRUNCATED);
+    if (count > v->items)
+        return fail(v, ZR_REJ_ITEMS);
+    v->items -= count;
     return p;
 }
 
-/* Array and map blocks: a count, (negative count: then the block's byte size), items; a zero
- * count ends them. */
+/* Array and map blocks: a count, (negative count: then the block's byte size), items (map
+ * entries are a string key and a value); a zero count ends them. Items that take no bytes
+ * are not walked. `depth` counts the array or map itself. */
 static const uint8_t *blocks(vctx *v, const zr_node *n, const uint8_t *p, int depth)
 {
-    int zero_items = n->type == ZR_T_ARRAY && n->children[0]->zero_size;
+    const zr_node *item = n->children[0];
+    int map = n->type == ZR_T_MAP, zero_items = !map && item->zero_size;
     for (;;) {
         int64_t count, size = -1;
         if (!(p = get_long(v, p, &count)))
@@ -184,31 +186,36 @@ static const uint8_t *blocks(vctx *v, const zr_node *n, const uint8_t *p, int de
             if (size < 0)
                 return fail(v, ZR_REJ_LENGTH);
         }
+        if (!take_items(v, p, (uint64_t)count, zero_items))
+            return NULL;
         if (zero_items) {
             if (size > 0)
                 return fail(v, ZR_REJ_LENGTH);
             continue;
         }
-        /* Every item takes at least one byte: a count beyond the bytes left cannot fit. */
-        if ((uint64_t)count > (size_t)(v->end - p))
-            return fail(v, ZR_REJ_TRUNCATED);
         const uint8_t *start = p;
-        if (!(p = block_items(v, n, p, count, depth)))
+        for (int64_t i = 0; i < count && p; i++) {
+            if (map && !(p = get_bytes(v, p, 1)))
+                return NULL;
+            p = value(v, item, p, depth);
+        }
+        if (!p)
             return NULL;
         if (size >= 0 && p - start != size)
             return fail(v, ZR_REJ_LENGTH);
     }
 }
 
+/* A record: only its fields that take bytes need reading (the others are always valid). */
 static const uint8_t *fields(vctx *v, const zr_node *n, const uint8_t *p, int depth)
 {
-    if (depth >= ZR_MAX_DEPTH)
-        return fail(v, ZR_REJ_DEPTH);
-    for (uint32_t i = 0; i < n->size && p; i++)
-        p = value(v, n->children[i], p, depth + 1);
+    for (uint32_t i = 0; i < n->nsized && p; i++)
+        p = value(v, n->children[n->sized[i]], p, depth);
     return p;
 }
 
+/* One value; `depth` is the nesting levels its ancestors take. Records, arrays, maps and
+ * unions take one more, up to ZR_MAX_DEPTH (which also bounds the recursion of this walk). */
 static const uint8_t *value(vctx *v, const zr_node *n, const uint8_t *p, int depth)
 {
     int64_t idx;
@@ -235,17 +242,24 @@ static const uint8_t *value(vctx *v, const zr_node *n, const uint8_t *p, int dep
         return need(v, p, n->size);
     case ZR_T_ENUM:
         return get_index(v, p, n->size, ZR_REJ_ENUM, &idx);
+    default:
+        break;
+    }
+    if (depth >= ZR_MAX_DEPTH)
+        return fail(v, ZR_REJ_DEPTH);
+    switch (n->type) {
     case ZR_T_UNION:
         if (!(p = get_index(v, p, n->size, ZR_REJ_UNION, &idx)))
             return NULL;
-        return value(v, n->children[idx], p, depth);
+        return value(v, n->children[idx], p, depth + 1);
     case ZR_T_ARRAY:
     case ZR_T_MAP:
-        return blocks(v, n, p, depth);
+        return blocks(v, n, p, depth + 1);
     case ZR_T_RECORD:
-        return fields(v, n, p, depth);
+        return fields(v, n, p, depth + 1);
+    default:
+        return fail(v, ZR_REJ_TRUNCATED);
     }
-    return fail(v, ZR_REJ_TRUNCATED);
 }
 
 static int has_header(const uint8_t *p, size_t avail, const uint8_t *fingerprint)
@@ -262,7 +276,7 @@ zr_reject zr_validate_datagram(const zr_schema *s, const uint8_t *fingerprint,
         return ZR_REJ_EMPTY;
     if (len > UINT32_MAX)
         return ZR_REJ_LENGTH;
-    vctx v = {buf + len, ZR_OK};
+    vctx v = {buf + len, ZR_MAX_ITEMS(len), ZR_OK};
     int single = fingerprint && has_header(buf, len, fingerprint);
     const uint8_t *p = buf;
     size_t n = 0;
@@ -284,105 +298,4 @@ zr_reject zr_validate_datagram(const zr_schema *s, const uint8_t *fingerprint,
     }
     *nrecs = n;
     return ZR_OK;
-}
-
-/* Unchecked skipping of valid input, for zr_record_fields. */
-static const uint8_t *skip_long(const uint8_t *p, int64_t *out)
-{
-    uint64_t z = 0;
-    for (unsigned shift = 0;; shift += 7) {
-        uint8_t b = *p++;
-        z |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            break;
-    }
-    *out = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-    return p;
-}
-
-static const uint8_t *skip(const zr_node *n, const uint8_t *p);
-
-static const uint8_t *skip_bytes(const uint8_t *p)
-{
-    int64_t len;
-    p = skip_long(p, &len);
-    return p + len;
-}
-
-/* A block with a negative count is skipped whole by its byte size. Items of an array that
- * take no bytes are not walked: blocks() accepts any count of them. */
-static const uint8_t *skip_blocks(const zr_node *n, const uint8_t *p)
-{
-    int zero_items = n->type == ZR_T_ARRAY && n->children[0]->zero_size;
-    for (;;) {
-        int64_t count;
-        p = skip_long(p, &count);
-        if (count == 0)
-            return p;
-        if (count < 0) {
-            p = skip_bytes(p);
-            continue;
-        }
-        if (zero_items)
-            continue;
-        for (int64_t i = 0; i < count; i++) {
-            if (n->type == ZR_T_MAP)
-                p = skip_bytes(p);
-            p = skip(n->children[0], p);
-        }
-    }
-}
-
-static const uint8_t *skip(const zr_node *n, const uint8_t *p)
-{
-    int64_t x;
-    switch (n->type) {
-    case ZR_T_NULL:
-        return p;
-    case ZR_T_BOOLEAN:
-        return p + 1;
-    case ZR_T_FLOAT:
-        return p + 4;
-    case ZR_T_DOUBLE:
-        return p + 8;
-    case ZR_T_FIXED:
-        return p + n->size;
-    case ZR_T_INT:
-    case ZR_T_LONG:
-    case ZR_T_ENUM:
-        return skip_long(p, &x);
-    case ZR_T_BYTES:
-    case ZR_T_STRING:
-        return skip_bytes(p);
-    case ZR_T_UNION:
-        p = skip_long(p, &x);
-        return skip(n->children[x], p);
-    case ZR_T_ARRAY:
-    case ZR_T_MAP:
-        return skip_blocks(n, p);
-    case ZR_T_RECORD:
-        for (uint32_t i = 0; i < n->size; i++)
-            p = skip(n->children[i], p);
-        return p;
-    }
-    return p;
-}
-
-void zr_record_field(const zr_schema *s, const uint8_t *rec, size_t index, zr_span *span)
-{
-    const uint8_t *p = rec;
-    for (size_t i = 0; i < index; i++)
-        p = skip(s->fields[i].type, p);
-    const uint8_t *q = skip(s->fields[index].type, p);
-    *span = (zr_span){(uint32_t)(p - rec), (uint32_t)(q - p)};
-}
-
-void zr_record_fields(const zr_schema *s, const uint8_t *rec, zr_span *fields)
-{
-    const uint8_t *p = rec;
-    for (size_t i = 0; i < s->nfields; i++) {
-        const uint8_t *q = skip(s->fields[i].type, p);
-        fields[i] = (zr_span){(uint32_t)(p - rec), (uint32_t)(q - p)};
-        p = q;
-    }
 }
