@@ -12,7 +12,24 @@ boundary is ignored, never an error. Every reader of archive files uses this mod
         for record in f.records(): ...
 
 A file whose header is not complete yet raises :class:`IncompleteHeader` from
-:func:`open_archive`; :func:`read_records` treats such a file as holding no record."""
+:func:`open_archive`; :func:`read_records` treats such a file as holding no record.
+
+Values are read raw: logical types are ignored, every value is the one the device sent, as
+stored. The relay archives any valid Avro, and a logical type holds only within a range (a
+``timestamp-millis`` of a microsecond clock is a year past 9999, a ``time-millis`` may be
+negative, a ``uuid`` string need not be a UUID, a ``decimal`` may have more digits than its
+``precision``): a reader that converts would fail on such a value, and fastavro's default
+reader then fails on the *whole file* (or, for a decimal, rounds it silently). So:
+
+- ``timestamp-*``, ``local-timestamp-*``: the int of the type's unit since the epoch
+  (convert where it fits, e.g. ``numpy.array(values, "datetime64[ms]")``);
+- ``date``: int days since the epoch; ``time-millis``, ``time-micros``: int since midnight;
+- ``decimal`` (bytes or fixed): the unscaled value's big-endian two's-complement bytes
+  (``int.from_bytes(b, "big", signed=True)``, then scale by ``10 ** -scale``);
+- ``uuid``: the string as sent (or the 16 bytes of a ``fixed``); ``duration``: its 12 bytes.
+
+The schema in :attr:`Header.schema` keeps every logical type, so a reader knows what to convert.
+"""
 
 from __future__ import annotations
 
@@ -106,6 +123,7 @@ class ArchiveFile:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._fd = os.open(self.path, os.O_RDONLY)
+        self._raw_head: bytes | None = None
         try:
             self.size = os.fstat(self._fd).st_size
             self.header = _read_header(self._fd, self.size)
@@ -133,15 +151,12 @@ class ArchiveFile:
         """The complete blocks, in file order."""
         return iter(self._blocks)
 
-    def records(
-        self, start: int | None = None, end: int | None = None, *, raw: bool = False
-    ) -> Iterator[dict[str, Any]]:
+    def records(self, start: int | None = None, end: int | None = None) -> Iterator[dict[str, Any]]:
         """Decoded records of the complete blocks in ``[start, end)`` (byte offsets that must
         be a block's ``offset`` and a block's ``end``; by default all complete blocks).
 
-        By default values are decoded as fastavro does (e.g. ``timestamp-millis`` becomes a
-        datetime; ``timestamp-nanos`` stays an int). ``raw=True`` ignores logical types and
-        yields the stored values (ints for every timestamp), as exports want.
+        Values are raw: logical types are ignored (see the module's documentation), so no
+        value can make a file unreadable.
 
         The iterator reads through its own duplicate of the file descriptor, so it stays valid
         after :meth:`close`; calling this method on a closed file raises ``ValueError``."""
@@ -150,11 +165,17 @@ class ArchiveFile:
         start = self.header.header_end if start is None else start
         end = self.complete_end if end is None else end
         self._check_range(start, end)
-        text = json.dumps(without_logical_types(self.header.schema)) if raw else None
-        stream = _Spliced(_encode_header(self.header, text), os.dup(self._fd), start, end)
+        stream = _Spliced(self._raw_header(), os.dup(self._fd), start, end)
         return cast(
             Iterator[dict[str, Any]], fastavro.reader(io.BufferedReader(stream, _READ_CHUNK))
         )
+
+    def _raw_header(self) -> bytes:
+        """The file's header with the schema's logical types removed, encoded once."""
+        if self._raw_head is None:
+            text = json.dumps(without_logical_types(self.header.schema))
+            self._raw_head = _encode_header(self.header, text)
+        return self._raw_head
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -181,14 +202,15 @@ def open_archive(path: str | os.PathLike[str]) -> ArchiveFile:
     return ArchiveFile(path)
 
 
-def read_records(path: str | os.PathLike[str], *, raw: bool = False) -> list[dict[str, Any]]:
-    """Every record of the file's complete blocks; ``[]`` while its header is incomplete."""
+def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every record of the file's complete blocks, values raw; ``[]`` while its header is
+    incomplete."""
     try:
         archive = open_archive(path)
     except IncompleteHeader:
         return []
     with archive:
-        return list(archive.records(raw=raw))
+        return list(archive.records())
 
 
 def archive_dir(data_dir: str | os.PathLike[str], channel: str) -> Path:
@@ -321,11 +343,10 @@ def _block_at(fd: int, size: int, pos: int, sync: bytes) -> Block | None:
     return Block(pos, end, count, pos + at, data_size)
 
 
-def _encode_header(header: Header, schema_text: str | None) -> bytes:
-    """The file's container header, with ``schema_text`` as avro.schema when given."""
+def _encode_header(header: Header, schema_text: str) -> bytes:
+    """The file's container header with ``schema_text`` as avro.schema."""
     metadata = {k.encode(): v.encode() for k, v in header.metadata.items()}
-    if schema_text is not None:
-        metadata[b"avro.schema"] = schema_text.encode()
+    metadata[b"avro.schema"] = schema_text.encode()
     entries = b"".join(
         encode_long(len(k)) + k + encode_long(len(v)) + v for k, v in metadata.items()
     )

@@ -215,17 +215,25 @@ def decode(payload: bytes) -> tuple[str, dict[str, Any]]:
     return s.name, fields  # type: ignore[return-value]
 
 
-def batch_records(fields: dict[str, Any], archive_schema: Any) -> list[dict[str, Any]]:
+def batch_schema(archive_schema: dict[str, Any]) -> Any:
+    """A channel's archive schema (``rx_time`` first) parsed for :func:`batch_records`, once
+    per channel: without its logical types, so values decode raw, as ``speeddata.archive``
+    reads them (a device's value outside its logical type's range, such as a microsecond
+    clock in a ``timestamp-millis`` field, would otherwise fail the whole batch)."""
+    return parse_schema(without_logical_types(archive_schema))
+
+
+def batch_records(fields: dict[str, Any], parsed_schema: Any) -> list[dict[str, Any]]:
     """The records of a ``data.<channel>`` event (DataBatch ``fields``): ``count`` archive
-    records (``rx_time`` first) back to back, decoded with ``archive_schema`` as parsed by
-    ``fastavro.parse_schema`` (parse it once per channel). :class:`EventError` when the bytes
-    are not exactly ``count`` records of that schema (the channel's schema changed?)."""
+    records (``rx_time`` first) back to back, decoded with ``parsed_schema``, made by
+    :func:`batch_schema`. :class:`EventError` when the bytes are not exactly ``count`` records
+    of that schema (the channel's schema changed?)."""
     data = fields["records"]
     buf = io.BytesIO(data)
     out = []
     try:
         for _ in range(fields["count"]):
-            out.append(schemaless_reader(buf, archive_schema, None))
+            out.append(schemaless_reader(buf, parsed_schema, None))
     except Exception as e:  # noqa: BLE001 - bytes from the bus: any reader failure is bad input
         raise EventError(f"records do not match the schema: {e!r}") from None
     if buf.tell() != len(data):

@@ -166,7 +166,7 @@ class Relay:
 
     def archived(self) -> list[dict[str, Any]]:
         """Every record of every file, through speeddata.archive (works while writing)."""
-        return [r for p in self.files() for r in archive.read_records(p, raw=True)]
+        return [r for p in self.files() for r in archive.read_records(p)]
 
     def wait_archived(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
         """Waits until at least ``count`` records are archived; returns them all."""

@@ -37,7 +37,7 @@ class System:
         """Every record archived for ``channel`` so far, in file order."""
         out: list[dict] = []
         for path in archive_files(self.data_dir, channel):
-            out += read_records(path, raw=True)
+            out += read_records(path)
         return out
 
 

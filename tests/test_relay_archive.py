@@ -6,12 +6,17 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
+import yaml
+
 from speeddata import archive
 from speeddata.channels import fingerprint
+from speeddata.config import ROOT
 from speeddata.schema import archive_schema
+from tests import logicaltypes
 from tests.procs import wait_until
 from tests.relaytools import (
     PROBE_SCHEMA,
@@ -26,6 +31,7 @@ from tests.relaytools import (
     single_object,
     start_relay,
 )
+from tests.system import PY, free_channel_ports, make_system
 
 
 def _without_rx(records):
@@ -173,3 +179,48 @@ def test_kernel_drops_are_counted(relay_binary, procs, tmp_path):
     assert drops > 0
     assert int(stopped["received"]) + drops == 301
     assert len(relay.archived()) == int(stopped["received"])
+
+
+def test_values_out_of_every_logical_types_range_read_raw_from_archive_and_tail(
+    relay_binary, procs, tmp_path
+):
+    """A device's values outside their logical type's range (a microsecond clock in a
+    timestamp-millis field, a uuid that is no UUID...) are valid Avro: archived, and read back
+    raw, every record, by speeddata.archive and by sdctl tail (data.<channel>)."""
+    system = make_system(tmp_path, relay_binary)
+    [port] = free_channel_ports(1)
+    config = yaml.safe_load(system.config.read_text())
+    config["channels"].append({"name": "logical", "port": port, "schema": logicaltypes.SCHEMA})
+    system.config.write_text(yaml.safe_dump(config))
+    procs.append(system.start("-m", "services.bus"))
+    relay = start_relay(
+        procs, relay_binary, system.data_dir, f"--bus={system.xsub}",
+        schema=logicaltypes.SCHEMA, channel="logical", time_field=None,
+    )  # fmt: skip
+    sent = logicaltypes.RECORDS
+    # All records in one datagram: one data.logical batch, whichever one tail hears first.
+    gram = b"".join(encode_fastavro(logicaltypes.SCHEMA, r) for r in sent)
+    tail = subprocess.Popen(
+        [PY, "-m", "speeddata", "tail", "logical", "-n", str(len(sent)), "--timeout", "30"],
+        env=system.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        while tail.poll() is None:  # until tail, subscribed at some point, printed a batch
+            relay.send([gram])
+            time.sleep(0.1)
+        out, err = tail.communicate(timeout=10)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+            tail.wait()
+    assert tail.returncode == 0, err
+
+    archived = relay.wait_archived(len(sent))
+    relay.stop()
+    assert len(archived) % len(sent) == 0
+    assert _without_rx(archived) == sent * (len(archived) // len(sent))
+    tailed = [json.loads(line) for line in out.splitlines()]
+    as_json = [{k: v.hex() if isinstance(v, bytes) else v for k, v in r.items()} for r in sent]
+    assert _without_rx(tailed) == as_json
+    [rx_time] = {r["rx_time"] for r in tailed}  # one datagram: one receive time
+    assert rx_time in {r["rx_time"] for r in archived}

@@ -212,7 +212,7 @@ def test_file_events_match_the_files_on_disk(relay_binary, procs, tmp_path, bus)
     closed = [e for e in events if e["state"] == "closed"]
     assert [e["path"] for e in closed] == [str(p) for p in files]
     for event, path in zip(closed, files, strict=True):
-        recs = archive.read_records(path, raw=True)
+        recs = archive.read_records(path)
         assert event["records"] == len(recs)
         assert event["bytes"] == path.stat().st_size
         assert (event["first_rx_time"], event["last_rx_time"]) == (

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-import fastavro
 import typer
 
-from speeddata._avro import without_logical_types
 from speeddata.bus import Event
 from speeddata.catalog import Channel, ChannelError, configured_channels, find_channel
 from speeddata.channels import fingerprint
@@ -23,7 +21,7 @@ from speeddata.cli._common import (
     write_out,
 )
 from speeddata.cli._table import status_rows, status_table
-from speeddata.events import EventError, batch_records
+from speeddata.events import EventError, batch_records, batch_schema
 
 
 def events(
@@ -71,7 +69,9 @@ def tail(
     """Print a channel's live records as JSON lines.
 
     The decimated stream of the channel (data.<channel> on the bus), decoded;
-    rx_time is the receive time in ns since the Unix epoch."""
+    rx_time is the receive time in ns since the Unix epoch. Values are raw, as
+    speeddata.archive reads them: logical types are ignored (a timestamp-millis
+    is its int of ms, a decimal its bytes)."""
     settings = settings_from(config, data_dir)
     try:
         target = find_channel(settings, channel)
@@ -126,8 +126,8 @@ class _RecordDecoder:
     """Decodes the archive-schema records of ``data.<channel>`` batches."""
 
     def __init__(self, channel: Channel, signals: str | None) -> None:
-        schema = without_logical_types(channel.archive_schema)
-        self._parsed = fastavro.parse_schema(schema)
+        schema = channel.archive_schema
+        self._parsed = batch_schema(schema)
         self._channel = channel.name
         self._fingerprint = fingerprint(channel.schema)
         names = [f["name"] for f in schema["fields"]]
