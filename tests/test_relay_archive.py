@@ -224,3 +224,40 @@ def test_values_out_of_every_logical_types_range_read_raw_from_archive_and_tail(
     assert _without_rx(tailed) == as_json
     [rx_time] = {r["rx_time"] for r in tailed}  # one datagram: one receive time
     assert rx_time in {r["rx_time"] for r in archived}
+
+
+def test_a_file_left_without_a_block_by_kill_9_is_removed_and_reported_at_start(
+    relay_binary, procs, tmp_path
+):
+    data = tmp_path / "data"
+    # A flush interval far beyond the test: the first record opens a file, writes its header
+    # and keeps the record in the pending block, which kill -9 loses.
+    first = start_relay(procs, relay_binary, data, flush_ms=60000)
+    first.send([encode_fastavro(PROBE_SCHEMA, probe_record(0))])
+    [opened] = wait_until(first.files, what="the relay opening a file")
+
+    def header_end() -> int | None:
+        try:
+            with archive.open_archive(opened) as f:
+                return f.header.header_end
+        except archive.IncompleteHeader:
+            return None
+
+    size = wait_until(header_end, what="the file's header")
+    first.proc.kill()
+    with archive.open_archive(opened) as f:
+        assert (f.record_count, f.size) == (0, size), "not a header-only file"
+
+    second = start_relay(procs, relay_binary, data)
+    repairs = events(second.proc, "archive_error")
+    assert [(e["what"], e["path"], e["bytes"]) for e in repairs] == [
+        ("repair", str(opened), str(size))
+    ]
+    assert "no complete block" in repairs[0]["detail"]
+    assert not opened.exists()
+    second.send([encode_fastavro(PROBE_SCHEMA, probe_record(1))])
+    second.wait_archived(1)
+    second.stop()
+    [kept] = second.files()
+    assert archive.parse_archive_name(kept.name).seq > archive.parse_archive_name(opened.name).seq
+    assert _without_rx(archive.read_records(kept)) == [probe_record(1)]

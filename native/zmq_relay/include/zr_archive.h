@@ -50,8 +50,9 @@ typedef struct zr_archive_config {
 typedef struct zr_archive zr_archive;
 
 /* Allocates the writer (all buffers, once). Opens no file yet: the first record does.
- * Before returning it repairs the channel's newest file if a crash left it torn
- * (reported through hooks->error with what="repair"). Returns -1 only on allocation failure. */
+ * Before returning it repairs the channel's newest file if a crash left it torn (cut back to
+ * its last complete block) or without a complete block (removed), reported through
+ * hooks->error with what="repair". Returns -1 only on allocation failure. */
 int zr_archive_create(zr_archive **out, const zr_archive_config *cfg,
                       const zr_archive_hooks *hooks, zr_stats *stats, char *err, size_t errlen);
 
@@ -77,8 +78,10 @@ const char *zr_archive_fault(const zr_archive *a);
 
 void zr_archive_destroy(zr_archive *a);
 
-/* Cuts the container file at `path` back to its last complete block (a torn header: the file
- * is removed). Returns bytes cut (0 when whole), -1 on I/O error (errno set). */
-int64_t zr_archive_repair_file(const char *path);
+/* Cuts the container file at `path` back to its last complete block. A file without one (a
+ * torn header, or a header alone: a crash before its first block was whole) is removed, and
+ * *removed set. Returns the bytes cut (the file's size when removed; 0 when whole), -1 on an
+ * I/O error or a file that is not a container (errno set, EINVAL for the latter). */
+int64_t zr_archive_repair_file(const char *path, int *removed);
 
 #endif

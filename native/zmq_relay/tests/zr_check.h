@@ -1,6 +1,7 @@
-/* The checks of the relay's C unit tests, shared by every tests/test_*.c (each test is one
- * translation unit, so the counters are simply static). A failed check prints where it is and
- * what failed on stderr and the test goes on; main ends with
+/* The checks of the relay's C unit tests, shared by every tests/test_*.c (and the helpers
+ * some of them link, such as archive_util.c: the counters are weak globals, one pair per test
+ * binary). A failed check prints where it is and what failed on stderr and the test goes on;
+ * main ends with
  *     return zr_check_summary("test_x");
  * which prints "test_x: N passed, M failed" and returns the exit code (1 on any failure). */
 #ifndef ZR_CHECK_H
@@ -9,7 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static int zr_check_passed, zr_check_failed;
+__attribute__((weak)) int zr_check_passed, zr_check_failed;
 
 /* Counts one check; on failure prints "file:line: function: " and the formatted message. */
 __attribute__((format(printf, 5, 6))) static inline int
