@@ -4,12 +4,15 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := .stamps
 RELAY := native/zmq_relay/build/zmq_relay
+ASAN_RELAY := native/zmq_relay/build/asan/zmq_relay
+# A sanitizer report stops the relay (exit non-zero) and, found on its stderr, fails the test.
+SANITIZE := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 # Debian packages: libzmq and jansson for the relay, avro-c's tools (avrocat) as an independent
 # reader in tests, socat as a benchmark baseline, linux-perf for CPU counters in benchmarks.
 DEB_PACKAGES := build-essential pkg-config libzmq3-dev libjansson-dev avro-bin socat
 
-.PHONY: all deps relay demo test test-c test-py bench lint clean
+.PHONY: all deps relay demo test test-c test-py test-relay-asan bench lint clean
 all: relay
 
 $(STAMP)/deb: Makefile
@@ -39,6 +42,12 @@ demo: deps relay
 test: deps relay
 	$(MAKE) -C native/zmq_relay test asan
 	$(PY) -m pytest -q
+	$(MAKE) test-relay-asan
+
+# The relay's integration tests once more, against the ASan/UBSan relay (about 30 s).
+test-relay-asan: deps
+	$(MAKE) -C native/zmq_relay asan-relay
+	SPEEDDATA_TEST_RELAY=$(CURDIR)/$(ASAN_RELAY) $(SANITIZE) $(PY) -m pytest -q tests/test_relay_*.py
 
 bench: deps relay
 	$(PY) -m bench

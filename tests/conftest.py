@@ -1,7 +1,12 @@
-"""Shared fixtures: the real relay binary, real processes, temp data dirs."""
+"""Shared fixtures: the real relay binary, real processes, temp data dirs.
+
+``SPEEDDATA_TEST_RELAY`` names another relay binary to test (``make test-relay-asan`` runs the
+relay tests with the ASan/UBSan build); a sanitizer report on a started process's stderr fails
+the test that started it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +15,12 @@ import pytest
 from speeddata.config import ROOT
 from tests.procs import Proc
 
-RELAY_BINARY = ROOT / "native" / "zmq_relay" / "build" / "zmq_relay"
+RELAY_BINARY = Path(
+    os.environ.get("SPEEDDATA_TEST_RELAY") or ROOT / "native" / "zmq_relay" / "build" / "zmq_relay"
+).absolute()
+
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+"""What AddressSanitizer, LeakSanitizer and UBSan print at the start of a report."""
 
 
 @pytest.fixture(scope="session")
@@ -22,8 +32,17 @@ def relay_binary() -> Path:
 
 @pytest.fixture
 def procs() -> Iterator[list[Proc]]:
-    """Append started processes here; they are stopped at teardown, newest first."""
+    """Append started processes here; they are stopped at teardown, newest first. A process
+    that printed a sanitizer report fails the test."""
     started: list[Proc] = []
     yield started
     for p in reversed(started):
         p.stop()
+    reports = [
+        f"{p.argv[0]} (pid {p.pid}): {line}"
+        for p in started
+        for line in p.lines
+        if any(marker in line for marker in SANITIZER_REPORTS)
+    ]
+    if reports:
+        pytest.fail("sanitizer report:\n" + "\n".join(reports), pytrace=False)
