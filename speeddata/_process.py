@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from speeddata.logfmt import LineForwarder, error_text, parse_line
+from speeddata.logfmt import LineForwarder, error_text, is_error_line, is_logfmt, parse_line
 
 KILL_WAIT_S = 5.0
 """How long to wait for a process to go after SIGKILL."""
@@ -38,6 +38,7 @@ class ChildProcess:
         self.name = name
         self._ready: dict[str, str] | None = None
         self._last_line = ""
+        self._last_error = ""
         self._cond = threading.Condition()
         self.popen = subprocess.Popen(
             list(argv),
@@ -85,10 +86,19 @@ class ChildProcess:
             return self._ready
 
     def error(self) -> str:
-        """Why it failed, for one line: the ``error`` text of its last line, else that line."""
+        """Why it failed, for one line: :attr:`last_error`, else the text of its last line."""
+        last = self.last_error
+        with self._cond:
+            return last or (error_text(self._last_line) if self._last_line else "no output")
+
+    @property
+    def last_error(self) -> str:
+        """The text (its ``error`` value, else the line) of its last error line: a logfmt
+        error line (:func:`~speeddata.logfmt.is_error_line`) or a line that is not logfmt at
+        all (a crash report, a usage text); empty when it printed none."""
         self.poll()
         with self._cond:
-            return error_text(self._last_line) if self._last_line else "no output"
+            return error_text(self._last_error) if self._last_error else ""
 
     def signal(self, signum: int) -> None:
         """Sends ``signum`` while it runs."""
@@ -120,6 +130,8 @@ class ChildProcess:
                 self._ready = parse_line(line)
             if line.strip():
                 self._last_line = line
+                if is_error_line(line) or not is_logfmt(line):
+                    self._last_error = line
             self._cond.notify_all()
 
 

@@ -43,6 +43,24 @@ def error_text(line: str) -> str:
     return parse_line(line).get("error") or line
 
 
+def is_error_line(line: str) -> bool:
+    """True for a logfmt line that reports an error: ``event=error`` or ``event=fatal``, an
+    event named ``..._error`` or ``..._fault``, or ``level=error``/``level=fatal``."""
+    fields = parse_line(line)
+    event = fields.get("event", "")
+    return (
+        event in ("error", "fatal")
+        or event.endswith(("_error", "_fault"))
+        or fields.get("level") in ("error", "fatal")
+    )
+
+
+def is_logfmt(line: str) -> bool:
+    """True for a logfmt event line (it has an ``event`` or ``level`` key)."""
+    fields = parse_line(line)
+    return "event" in fields or "level" in fields
+
+
 def parse_line(line: str) -> dict[str, str]:
     """The ``key=value`` pairs of a logfmt line (quoted values unquoted; other words ignored)."""
     try:

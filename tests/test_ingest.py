@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -200,3 +201,57 @@ def test_sender_datagrams_are_archived_record_for_record(system: System, procs: 
     )
     assert [{k: v for k, v in r.items() if k != "rx_time"} for r in archived] == sent
     assert all(isinstance(r["rx_time"], int) for r in archived)
+
+
+def _relay_end(supervisor: Proc, channel: str) -> dict[str, str]:
+    """The fields of the supervisor's next `event=relay_exited` log line for `channel`."""
+    line = supervisor.wait_line(
+        lambda s: s.startswith("event=relay_exited ") and f" channel={channel} " in s
+    )
+    return parse_line(line)
+
+
+def test_a_killed_relay_is_logged_with_its_signal_and_last_error_line(
+    system: System, procs: list
+) -> None:
+    """The relay's last line is not an error (archive_resumed); its last error line is."""
+    (system.data_dir / "archive").mkdir(parents=True)
+    blocker = system.data_dir / "archive" / "example"
+    blocker.write_text("a file where the relay wants its archive dir")
+    procs.append(system.start("-m", "services.bus"))
+    with _ingest_events(system) as sub:
+        supervisor = _start_supervisor(system, procs)
+        pid = _next_action(sub, "example", "started")["pid"]
+        schema = ROOT / "config" / "agents" / "example.avsc"
+        records = demo_records("example", seed=3)
+        with Sender(schema, "127.0.0.1", system.ports["example"]) as sender:
+            sender.send(next(records))
+            fault = supervisor.wait_line(lambda s: "event=archive_fault" in s)
+            blocker.unlink()
+
+            def resumed() -> bool:
+                sender.send(next(records))
+                return any("event=archive_resumed" in s for s in supervisor.lines)
+
+            wait_until(resumed, interval=0.2, what="the relay to archive again")
+        os.kill(pid, signal.SIGKILL)
+        ended = _relay_end(supervisor, "example")
+        event = _next_action(sub, "example", "exited")
+    last_error = fault.removeprefix("channel=example ")
+    assert last_error.startswith("event=archive_fault channel=example reason=")
+    assert (ended["pid"], ended["signal"], ended["detail"]) == (str(pid), "SIGKILL", last_error)
+    assert "exit_code" not in ended
+    assert (event["signal"], event["detail"]) == ("SIGKILL", last_error)
+
+
+def test_a_relay_that_cannot_start_is_logged_with_its_exit_status_and_error(
+    system: System, procs: list
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", system.ports["example"]))
+        supervisor = _start_supervisor(system, procs)
+        ended = _relay_end(supervisor, "example")
+    fatal = supervisor.wait_line(lambda s: s.startswith("channel=example event=fatal "))
+    assert ended["exit_code"] != "0" and "signal" not in ended
+    assert ended["detail"] == parse_line(fatal)["error"]
+    assert str(system.ports["example"]) in ended["detail"], ended

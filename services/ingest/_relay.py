@@ -89,7 +89,7 @@ class SupervisedRelay:
             self.state = "running"
             self._notify("started", pid=self._proc.pid)
         if code is not None:
-            self._ended(pid=self._proc.pid, code=code, detail=self._proc.error())
+            self._ended(pid=self._proc.pid, code=code, detail=self._proc.last_error)
 
     def signal(self, signum: int) -> None:
         """Sends ``signum`` to the relay if it is alive."""
@@ -106,8 +106,10 @@ class SupervisedRelay:
         self.state = "stopped"
 
     def _ended(self, pid: int | None, code: int | None, detail: str) -> None:
+        """Reports the end (``detail``: the relay's last error line, or why it could not be
+        spawned) and schedules the restart."""
         ran = self._ran()
-        ending = {"pid": pid, "detail": detail, "runtime_s": ran, **exit_status(code)}
+        ending = {"pid": pid, **exit_status(code), "runtime_s": ran, "detail": detail}
         self._notify("exited", **ending)
         delay = self._backoff.next(ran)
         self.restart_at = self._clock() + delay

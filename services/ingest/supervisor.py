@@ -103,7 +103,7 @@ class Supervisor:
             shown = {
                 k: round(v, 3) if isinstance(v, float) else v
                 for k, v in details.items()
-                if v is not None
+                if v is not None and v != ""
             }
             self._logs.emit(
                 format_line(
