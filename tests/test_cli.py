@@ -125,6 +125,10 @@ def test_send_demo_sends_where_the_relays_bind(bind: str, host: str) -> None:
         (["send", "demo", "--channel", "bogus"], "Invalid value for '--channel'"),
         (["send", "demo", "--rate", "-1"], "Invalid value for '--rate'"),
         (["serve", "nope"], "unknown service 'nope' (services: bus, ingest)"),
+        (
+            ["SPEEDDATA__RELAY__BINARY=/nonexistent/relay", "serve", "ingest"],
+            "ingest: relay binary /nonexistent/relay is missing",
+        ),
         (["status", "--bogus"], "No such option: --bogus"),
         (["status", "--wait", "0"], "Invalid value for '--wait'"),
         (["events", "--topic", "a..b"], "empty segment"),
@@ -197,14 +201,36 @@ def children(pid: int) -> list[int]:
     return [int(c) for t in tasks for c in (t / "children").read_text().split()]
 
 
-def test_a_child_that_cannot_start_is_named_with_its_error(system: System) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", int(system.xsub.rsplit(":", 1)[1])))
-        taken.listen()
+def _taken(endpoint: str) -> socket.socket:
+    """A real listening socket on the port of a ``tcp://host:port`` endpoint."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", int(endpoint.rsplit(":", 1)[1])))
+    taken.listen()
+    return taken
+
+
+def test_up_with_the_bus_port_taken_is_one_error_line(system: System) -> None:
+    with _taken(system.xsub):
         done = sdctl(system, "up")
     assert done.returncode == 1
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"sdctl: error: bus exited: cannot bind xsub {system.xsub}"), last
+    why = f"cannot bind xsub {system.xsub}: Address already in use"
+    assert done.stderr.splitlines() == [f"sdctl: error: bus exited: {why}"], done.stderr
+
+
+def test_serve_errors_are_one_line(system: System, procs: list) -> None:
+    with _taken(system.xpub):
+        done = sdctl(system, "serve", "bus")
+    assert done.returncode == 1
+    why = f"cannot bind xpub {system.xpub}: Address already in use"
+    assert done.stderr.splitlines() == [f"sdctl: error: bus: {why}"], done.stderr
+
+    first = system.start("-m", "services.ingest")
+    procs.append(first)
+    done = sdctl(system, "serve", "ingest")
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"sdctl: error: ingest: another ingest supervisor (pid {first.pid})")
 
 
 def test_killed_up_leaves_no_process(system: System, procs: list) -> None:

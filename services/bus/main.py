@@ -11,14 +11,15 @@ from contextlib import nullcontext
 import zmq
 
 from services.bus.proxy import BindError, Proxy
+from speeddata._service import StartError
 from speeddata._signals import die_with_parent, stop_on_signals
 from speeddata.config import Settings, SettingsError, load_settings
 from speeddata.logfmt import log, log_error
 
 
 def run(settings: Settings, stop: threading.Event | None = None) -> int:
-    """Serves the bus until SIGTERM/SIGINT (or ``stop`` is set, when given); returns the exit
-    status: 0 after a clean stop, 1 when it cannot start (one ``event=error`` line says why)."""
+    """Serves the bus until SIGTERM/SIGINT (or ``stop`` is set, when given); returns 0 after a
+    clean stop. Raises :class:`StartError` when it cannot start."""
     signals = stop_on_signals() if stop is None else nullcontext(stop)
     context = zmq.Context()
     try:
@@ -26,8 +27,7 @@ def run(settings: Settings, stop: threading.Event | None = None) -> int:
             try:
                 proxy = Proxy(settings, context)
             except (BindError, SettingsError, ValueError) as e:
-                log_error("bus", e)
-                return 1
+                raise StartError(str(e)) from None
             log(
                 event="ready",
                 service="bus",
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(config_file=args.config)
         overrides = {"xsub": args.xsub, "xpub": args.xpub, "cache_beats": args.cache_beats}
         settings = settings.override(bus={k: v for k, v in overrides.items() if v is not None})
-    except SettingsError as e:
+        return run(settings)
+    except (SettingsError, StartError) as e:
         log_error("bus", e)
         return 1
-    return run(settings)

@@ -172,7 +172,8 @@ def _bind(sock: zmq.Socket, endpoint: str, what: str) -> str:
     try:
         sock.bind(endpoint)
     except zmq.ZMQError as e:
-        raise BindError(f"cannot bind {what} {endpoint}: {e}") from None
+        why = zmq.strerror(e.errno) if e.errno else str(e)  # without pyzmq's "(addr=...)"
+        raise BindError(f"cannot bind {what} {endpoint}: {why}") from None
     last = sock.getsockopt(zmq.LAST_ENDPOINT)
     return last.decode() if isinstance(last, bytes) else str(last)
 

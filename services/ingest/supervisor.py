@@ -13,11 +13,12 @@ from typing import Any
 from services.ingest._argv import relay_argv, write_schema
 from services.ingest._lock import LockHeld, SupervisorLock
 from services.ingest._relay import Backoff, SupervisedRelay
+from speeddata._service import StartError
 from speeddata._signals import stop_on_signals
 from speeddata.bus import Publisher
 from speeddata.catalog import Channel, ChannelError, configured_channels
 from speeddata.config import Settings
-from speeddata.logfmt import LineForwarder, error_line, format_line
+from speeddata.logfmt import LineForwarder, format_line
 
 Publish = Callable[[str, dict[str, Any]], object]
 """Publishes ``(topic, fields)`` on the bus (what it returns is ignored)."""
@@ -28,6 +29,8 @@ STOP_WAIT_S = 5.0
 """How long relays get to exit after SIGTERM before they are killed."""
 LOCK_NAME = "ingest.lock"
 """The supervisor lock in ``<data>/run/``: one supervisor per data dir."""
+START_FAILED = 2
+"""The exit status of a supervisor that cannot start."""
 REPEAT_S = 1.0
 """Re-publication period of each channel's latest ``ingest.relay`` event (the bus cache beat)."""
 
@@ -124,8 +127,8 @@ class Supervisor:
 
 
 def run(settings: Settings, publish: Publish | None = None) -> int:
-    """Runs the supervisor until SIGTERM or SIGINT; returns the exit status: 0 after a clean
-    stop, 2 when it cannot start (one ``event=error`` line says why)."""
+    """Runs the supervisor until SIGTERM or SIGINT; returns 0 after a clean stop. Raises
+    :class:`StartError` (exit status 2) when it cannot start."""
     logs = LineForwarder()
     try:
         return _run(settings, publish, logs)
@@ -141,17 +144,14 @@ def _run(settings: Settings, publish: Publish | None, logs: LineForwarder) -> in
             raise ChannelError(f"relay binary {binary} is missing: run `make relay`")
         lock = SupervisorLock(settings.data_dir / "run" / LOCK_NAME)
     except (ChannelError, LockHeld) as e:
-        logs.emit(error_line("ingest", e))
-        return 2
+        raise StartError(str(e), START_FAILED) from None
     except OSError as e:
-        logs.emit(error_line("ingest", f"data dir: {e}"))
-        return 2
+        raise StartError(f"data dir: {e}", START_FAILED) from None
     with lock, stop_on_signals() as quit_flag, _bus_publisher(settings, publish) as send:
         try:
             supervisor = Supervisor(settings, channels, send, logs)
         except OSError as e:
-            logs.emit(error_line("ingest", f"data dir: {e}"))
-            return 2
+            raise StartError(f"data dir: {e}", START_FAILED) from None
         _supervise(supervisor, quit_flag, logs, len(channels))
     logs.emit(format_line(event="stopped", service="ingest", pid=os.getpid()))
     return 0

@@ -13,13 +13,14 @@ from typing import Annotated
 import typer
 
 from speeddata._process import ChildProcess
+from speeddata._service import StartError
 from speeddata._signals import parent_env, stop_on_signals
 from speeddata.catalog import Channel, ChannelError, configured_channels
 from speeddata.channels import multicast_endpoints
 from speeddata.cli._common import CliError, ConfigOption, DataDirOption, settings_from
 from speeddata.config import Settings
 from speeddata.demo import GENERATORS
-from speeddata.logfmt import LineForwarder, format_line
+from speeddata.logfmt import LineForwarder, format_line, is_error_line
 
 SERVICES = {"bus": "services.bus", "ingest": "services.ingest"}
 """Services by name, in start order: each module has ``run(settings)`` and ``__main__``."""
@@ -37,7 +38,10 @@ def serve(
     if service not in SERVICES:
         raise CliError(f"unknown service {service!r} (services: {', '.join(SERVICES)})")
     settings = settings_from(config, data_dir)
-    code = importlib.import_module(SERVICES[service]).run(settings)
+    try:
+        code = importlib.import_module(SERVICES[service]).run(settings)
+    except StartError as e:
+        raise CliError(f"{service}: {e}", e.code) from None
     raise typer.Exit(code or 0)
 
 
@@ -65,7 +69,7 @@ def up(
     commands = {name: [sys.executable, "-m", module] for name, module in SERVICES.items()}
     if demo:
         commands["demo"] = [sys.executable, "-m", "speeddata", "send", "demo", "--rate", str(rate)]
-    logs = LineForwarder()
+    logs = _StartingLogs()
     children: list[ChildProcess] = []
     failed = None
     with stop_on_signals() as stop:
@@ -73,7 +77,7 @@ def up(
             env = parent_env(_child_env(settings))
             for name, argv in commands.items():
                 children.append(_start(name, argv, env, logs))
-                if not _wait_ready(children[-1], stop):
+                if not _wait_ready(children[-1], stop, logs):
                     break  # Ctrl-C or SIGTERM during start-up
             else:
                 print(_summary(settings, channels, children, demo, rate), flush=True)
@@ -98,24 +102,60 @@ def up(
         )
 
 
-def _start(name: str, argv: list[str], env: Mapping[str, str], logs: LineForwarder) -> ChildProcess:
+class _StartingLogs(LineForwarder):
+    """The children's lines, each prefixed with its name; a starting child's lines are held
+    until it is ready. A child that cannot start is then told by sdctl's one error line, not
+    also by its own error line; its other lines are shown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._held: dict[str, list[str]] = {}
+
+    def hold(self, name: str) -> None:
+        with self._lock:
+            self._held.setdefault(name, [])
+
+    def release(self, name: str, errors: bool = True) -> None:
+        """Forwards the held lines of ``name`` (without its error lines unless ``errors``)
+        and from now on each line as it comes."""
+        with self._lock:
+            for line in self._held.pop(name, []):
+                if errors or not is_error_line(line.partition("| ")[2]):
+                    super().emit(line)
+
+    def emit(self, line: str) -> None:
+        with self._lock:
+            held = self._held.get(line.partition("| ")[0].strip())
+            if held is None:
+                super().emit(line)
+            else:
+                held.append(line)
+
+
+def _start(name: str, argv: list[str], env: Mapping[str, str], logs: _StartingLogs) -> ChildProcess:
     """Starts one child in a session of its own: a terminal's Ctrl-C reaches only sdctl up,
-    which stops the children in reverse order."""
+    which stops the children in reverse order. Its lines are held until it is ready."""
+    logs.hold(name)
     try:
         return ChildProcess(name, argv, logs, f"{name:<8}| ", env, new_session=True)
     except OSError as e:
         raise CliError(f"cannot start {name}: {e.strerror}") from None
 
 
-def _wait_ready(child: ChildProcess, stop: threading.Event) -> bool:
+def _wait_ready(child: ChildProcess, stop: threading.Event, logs: _StartingLogs) -> bool:
     """True once the child is ready; False when ``stop`` was set first; a child that exits or
-    is too slow is a CliError with its error text."""
+    is too slow is a CliError with its error text (its own error lines are not repeated)."""
     if child.wait_ready(READY_TIMEOUT_S, stop) is not None:
+        logs.release(child.name)
         return True
     if stop.is_set():
+        logs.release(child.name)
         return False
     why = "exited" if child.poll() is not None else f"was not ready after {READY_TIMEOUT_S:g} s"
-    raise CliError(f"{child.name} {why}: {child.error()}")
+    error = child.error()
+    logs.release(child.name, errors=False)
+    raise CliError(f"{child.name} {why}: {error}")
 
 
 def _watch(children: list[ChildProcess], stop: threading.Event) -> ChildProcess | None:
