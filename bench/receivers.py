@@ -174,10 +174,13 @@ class SocatRcvbuf(Socat):
 
 class Relay(Receiver):
     """The real zmq_relay with every output on: archive, full-rate and decimated multicast
-    (one listener on the full-rate group), bus events (heard by a SUB socket)."""
+    (one listener on the full-rate group), bus events (heard by a SUB socket). This one runs
+    the default settings: decimate 1 (every record goes to the decimated group), downsample,
+    records packed up to relay.dec_max_bytes."""
 
-    key, label = "relay", "zmq_relay"
-    decimate, algorithm, mcast_dec = 10, "mean", True  # the decimated output's settings
+    key, label = "relay", "zmq_relay, decimate 1 (default)"
+    decimate, algorithm, mcast_dec = 1, "downsample", True  # the decimated output's settings
+    extra: tuple[str, ...] = ()  # more flags
 
     def start(self) -> None:
         if not tools.RELAY.exists():
@@ -199,7 +202,7 @@ class Relay(Receiver):
         ]  # fmt: skip
         if self.mcast_dec:
             argv += ["--mcast-dec", tools.random_group()]
-        return argv
+        return argv + list(self.extra)
 
     def ports(self) -> list[int]:
         return [self.port, self.group_port]
@@ -230,27 +233,30 @@ class Relay(Receiver):
         return total
 
 
-class RelayDownsample(Relay):
-    key, label = "relay_downsample", "decimate 10, downsample"
-    algorithm = "downsample"
+class RelayDecimate10(Relay):
+    key, label = "relay_dec10", "zmq_relay, decimate 10 (mean)"
+    decimate, algorithm = 10, "mean"
+
+
+class RelayUnpacked(Relay):
+    key, label = "relay_unpacked", "decimate 1, one record per decimated datagram"
+    extra = ("--dec-max-bytes", "0")
 
 
 class RelayNoDecimatedGroup(Relay):
-    key, label = "relay_no_dec_group", "decimate 10, mean, no decimated group"
+    key, label = "relay_no_dec_group", "decimate 1, no decimated group"
     mcast_dec = False
 
 
-class RelayDecimate1(Relay):
-    key, label = "relay_decimate1", "decimate 1 (every record decimated)"
-    decimate = 1
-
-
-ALL: tuple[type[Receiver], ...] = (Sink, CopyRelay, Socat, SocatRcvbuf, Relay)
+ALL: tuple[type[Receiver], ...] = (Sink, CopyRelay, SocatRcvbuf, Relay, RelayDecimate10)
+"""Every case: the floor, the copy relay (the targets' baseline), socat with the relay's
+buffer, and the relay at decimate 1 and 10."""
 RELAY_VARIANTS: tuple[type[Receiver], ...] = (
     Relay,
-    RelayDownsample,
+    RelayUnpacked,
     RelayNoDecimatedGroup,
-    RelayDecimate1,
+    RelayDecimate10,
     CopyRelay,
 )
-"""Where the relay's CPU goes: its outputs switched one at a time (and the copy relay)."""
+"""Where the relay's CPU goes: its decimated output switched one way at a time (and the copy
+relay)."""
