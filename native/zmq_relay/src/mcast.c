@@ -1,15 +1,29 @@
 /* UDP multicast sender: queue (by reference, or records packed by copy), then sendmmsg with
- * MSG_DONTWAIT. See zr_mcast.h. */
+ * MSG_DONTWAIT. See zr_mcast.h.
+ *
+ * Consecutive queued datagrams of one size (the last of a run may be shorter) go to the
+ * kernel as one message with UDP generic segmentation offload (UDP_SEGMENT): it makes the same
+ * datagrams on the wire, but the send path (route, headers, one buffer) runs once per run
+ * instead of once per datagram. A kernel or device that refuses it turns it off for the
+ * sender, and the run is sent datagram by datagram. */
 #include "zr_mcast.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define RETRY_NS 1000000000LL           /* set-up retry period */
+#define GSO_SEGMENTS 64                 /* most datagrams in one message (UDP_MAX_SEGMENTS) */
+#define UDP_IP_HEADERS 28               /* IPv4 + UDP header bytes */
+
+typedef union gso_cmsg {                /* room for one UDP_SEGMENT control message */
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+} gso_cmsg;
 
 struct zr_mcast {
     int fd;                             /* -1 while the socket could not be set up */
@@ -23,8 +37,11 @@ struct zr_mcast {
     int64_t next_retry;
     uint64_t errors;                    /* datagrams not sent (also in stats->mcast_errors) */
     size_t n;                           /* datagrams queued */
-    struct mmsghdr msgs[ZR_MCAST_BATCH];
     struct iovec iov[ZR_MCAST_BATCH];
+    struct mmsghdr msgs[ZR_MCAST_BATCH]; /* one per run of datagrams sent together */
+    size_t first[ZR_MCAST_BATCH];       /* the first datagram (iov index) of each message */
+    gso_cmsg cmsg[ZR_MCAST_BATCH];
+    size_t gso_max;                     /* largest GSO segment (path MTU - headers); 0: no GSO */
     uint32_t records[ZR_MCAST_BATCH];   /* records in each queued datagram */
     uint8_t *copy;                      /* packed datagrams, back to back */
     size_t copy_cap, copy_used, pack_bytes;
@@ -51,6 +68,13 @@ static void setup(zr_mcast *m)
     if (fd < 0)
         m->last_errno = errno;
     m->fd = fd;
+    int mtu = 0, seg = 0;
+    socklen_t len = sizeof mtu;
+    m->gso_max = 0;
+    /* GSO when the kernel knows UDP_SEGMENT (set to 0 here: off until a message asks) */
+    if (fd >= 0 && !getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &len) && mtu > UDP_IP_HEADERS &&
+        !setsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof seg))
+        m->gso_max = (size_t)mtu - UDP_IP_HEADERS;
 }
 
 int zr_mcast_create(zr_mcast **out, const zr_endpoint *dest, struct in_addr iface, int ttl,
@@ -74,9 +98,6 @@ int zr_mcast_create(zr_mcast **out, const zr_endpoint *dest, struct in_addr ifac
     snprintf(m->dest_text, sizeof m->dest_text, "%s", dest->text);
     m->sent = sent;
     m->stats = stats;
-    for (size_t i = 0; i < ZR_MCAST_BATCH; i++) {
-        m->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &m->iov[i], .msg_iovlen = 1};
-    }
     setup(m);
     *out = m;
     return 0;
@@ -95,34 +116,94 @@ static int queue_full(int err)
     return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
 }
 
-/* Sends iov[0..count). sendmmsg stops at the first datagram that fails and, when it sent
- * some before, returns their count (the next call then reports that datagram's error). A full
- * queue drops the rest; any other error (EMSGSIZE...) concerns that datagram alone: it is
- * counted and the batch goes on after it. */
-static void send_first(zr_mcast *m, size_t count)
+/* How many datagrams from iov[i] (of count) one message takes: a run of one size, the last
+ * possibly shorter (not empty), within GSO's limits; 1 without GSO. */
+static size_t run_length(const zr_mcast *m, size_t i, size_t count)
 {
-    size_t i = 0;
-    if (m->fd < 0 && count) {
-        count_errors(m, count, m->last_errno);
-        i = count;
+    size_t size = m->iov[i].iov_len, total = size, j = i + 1;
+    if (size == 0 || size > m->gso_max)
+        return 1;
+    while (j < count && j - i < GSO_SEGMENTS && m->iov[j].iov_len <= size &&
+           m->iov[j].iov_len > 0 && total + m->iov[j].iov_len <= ZR_MCAST_MAX_DATAGRAM) {
+        total += m->iov[j].iov_len;
+        if (m->iov[j++].iov_len < size)
+            break;
     }
-    while (i < count) {
-        int r = sendmmsg(m->fd, m->msgs + i, (unsigned)(count - i), MSG_DONTWAIT);
+    return j - i;
+}
+
+/* Messages for iov[from..count); returns how many. */
+static size_t build_messages(zr_mcast *m, size_t from, size_t count)
+{
+    size_t g = 0;
+    for (size_t i = from; i < count; g++) {
+        size_t k = run_length(m, i, count);
+        struct msghdr *h = &m->msgs[g].msg_hdr;
+        *h = (struct msghdr){.msg_iov = &m->iov[i], .msg_iovlen = k};
+        m->first[g] = i;
+        if (k > 1) {
+            uint16_t seg = (uint16_t)m->iov[i].iov_len;
+            h->msg_control = m->cmsg[g].buf;
+            h->msg_controllen = sizeof m->cmsg[g].buf;
+            struct cmsghdr *c = CMSG_FIRSTHDR(h);
+            c->cmsg_level = IPPROTO_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof seg);
+            memcpy(CMSG_DATA(c), &seg, sizeof seg);
+        }
+        i += k;
+    }
+    m->first[g] = count;
+    return g;
+}
+
+/* A send error that GSO caused (the kernel or the route's device cannot segment). */
+static int gso_refused(int err)
+{
+    return err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP;
+}
+
+/* Sends iov[from..count) as messages; returns `count`, or the first datagram of a message GSO
+ * could not send (GSO is then off: the caller sends again from there). sendmmsg stops at the
+ * first message that fails and, when it sent some before, returns their count (the next call
+ * then reports that message's error). A full queue drops the rest; any other error (EMSGSIZE...)
+ * concerns that message alone: it is counted and the batch goes on after it. */
+static size_t send_messages(zr_mcast *m, size_t from, size_t count)
+{
+    size_t nmsg = build_messages(m, from, count), g = 0;
+    while (g < nmsg) {
+        int r = sendmmsg(m->fd, m->msgs + g, (unsigned)(nmsg - g), MSG_DONTWAIT);
         int err = r < 0 ? errno : EAGAIN;
         if (r < 0 && err == EINTR)
             continue;
         if (r > 0) {
-            for (int k = 0; k < r; k++)
-                *m->sent += m->records[i + (size_t)k];
-            i += (size_t)r;
+            for (size_t i = m->first[g]; i < m->first[g + (size_t)r]; i++)
+                *m->sent += m->records[i];
+            g += (size_t)r;
         } else if (queue_full(err)) {
-            count_errors(m, count - i, err);
+            count_errors(m, count - m->first[g], err);
             break;
+        } else if (m->msgs[g].msg_hdr.msg_controllen && gso_refused(err)) {
+            m->gso_max = 0;
+            return m->first[g];
         } else {
-            count_errors(m, 1, err);
-            i++;
+            count_errors(m, m->first[g + 1] - m->first[g], err);
+            g++;
         }
     }
+    return count;
+}
+
+/* Sends iov[0..count). */
+static void send_first(zr_mcast *m, size_t count)
+{
+    if (m->fd < 0) {
+        if (count)
+            count_errors(m, count, m->last_errno);
+        return;
+    }
+    for (size_t done = 0; done < count;)
+        done = send_messages(m, done, count);
 }
 
 void zr_mcast_flush(zr_mcast *m)

@@ -3,7 +3,9 @@
  * alone and the rest of the batch still goes out; packed records fill datagrams up to the
  * budget exactly, never split, a record over the budget goes alone, budget 0 sends one record
  * per datagram, the open datagram waits for its age, more datagrams than one sendmmsg batch
- * keep their order; a record larger than UDP allows is counted and never sent. */
+ * keep their order; a record larger than UDP allows is counted and never sent; runs of
+ * datagrams of one size (sent with UDP GSO where the kernel can) arrive as the datagrams
+ * queued, whatever their sizes. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -133,6 +135,32 @@ static void test_one_bad_datagram_in_a_batch(struct in_addr group)
         CHECK(got[i].len == 8 && got[i].data[0] == 'a' + i);
     CHECK(r.sent == 5 && zr_mcast_errors(r.m) == 2 && r.st.mcast_errors == 2);
     CHECK(zr_mcast_last_errno(r.m) == EMSGSIZE);
+    rig_down(&r);
+}
+
+/* Sizes that make GSO runs and break them: a shorter datagram ends a run, a longer one starts
+ * the next, an empty one is sent alone; more than GSO's 64 segments of one size. */
+static void test_runs_of_one_size_arrive_as_queued(struct in_addr group)
+{
+    static const size_t sizes[] = {5, 5, 5, 3, 5, 5, 0, 5, 7, 7, 2, 2, 9, 1, 1, 1};
+    enum { NSIZES = sizeof sizes / sizeof sizes[0], SAME = 70, TOTAL = NSIZES + SAME };
+    static uint8_t data[TOTAL][16];
+    static gram got[TOTAL + 4];
+    rig r;
+    rig_up(&r, group, 0);
+    size_t len[TOTAL];
+    for (size_t i = 0; i < TOTAL; i++) {
+        len[i] = i < NSIZES ? sizes[i] : 12;
+        memset(data[i], (int)('A' + i % 50), sizeof data[i]);
+        zr_mcast_queue(r.m, data[i], len[i]);   /* flushes itself after ZR_MCAST_BATCH */
+    }
+    zr_mcast_flush(r.m);
+    size_t n = receive(r.rx, got, TOTAL + 4);
+    int ok = n == TOTAL;
+    for (size_t i = 0; ok && i < TOTAL; i++)
+        ok = got[i].len == len[i] && memcmp(got[i].data, data[i], len[i]) == 0;
+    CHECKF(ok, "%zu of %d datagrams arrived as queued", n, TOTAL);
+    CHECK(r.sent == TOTAL && zr_mcast_errors(r.m) == 0);
     rig_down(&r);
 }
 
@@ -267,6 +295,7 @@ int main(void)
     snprintf(text, sizeof text, "239.255.%d.%d", 1 + rand() % 254, 1 + rand() % 254);
     inet_pton(AF_INET, text, &group);
     test_one_bad_datagram_in_a_batch(group);
+    test_runs_of_one_size_arrive_as_queued(group);
     test_pack_exact_fit(group);
     test_pack_larger_than_budget_goes_alone(group);
     test_pack_budget_zero_sends_one_record_per_datagram(group);
