@@ -28,6 +28,9 @@ reader then fails on the *whole file* (or, for a decimal, rounds it silently). S
   (``int.from_bytes(b, "big", signed=True)``, then scale by ``10 ** -scale``);
 - ``uuid``: the string as sent (or the 16 bytes of a ``fixed``); ``duration``: its 12 bytes.
 
+Strings decode strictly: the relay archives only valid UTF-8 (it rejects a datagram with
+anything else as ``utf8``), by the same rules as Python's codec.
+
 The schema in :attr:`Header.schema` keeps every logical type, so a reader knows what to convert.
 """
 
