@@ -12,7 +12,7 @@ SANITIZE := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_er
 # reader in tests, socat as a benchmark baseline, linux-perf for CPU counters in benchmarks.
 DEB_PACKAGES := build-essential pkg-config libzmq3-dev libjansson-dev avro-bin socat
 
-.PHONY: all deps relay demo test test-c test-py test-relay-asan bench lint clean
+.PHONY: all deps relay demo test test-c test-py test-relay-asan bench fuzz lint clean
 all: relay
 
 $(STAMP)/deb: Makefile
@@ -51,6 +51,17 @@ test-relay-asan: deps
 
 bench: deps relay
 	$(PY) -m bench
+
+# A bounded libFuzzer campaign on the relay's validator and schema compiler (FUZZ_SECONDS per
+# harness, default 90); installs clang and libFuzzer first when missing (only `make fuzz` needs
+# them: `make test` replays the corpus with gcc).
+fuzz: $(STAMP)/deb
+	@command -v clang >/dev/null || { echo "installing clang"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; }
+	@v=$$(clang -dumpversion | cut -d. -f1); dpkg -s libfuzzer-$$v-dev libclang-rt-$$v-dev \
+	  >/dev/null 2>&1 || { echo "installing libFuzzer $$v"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuzzer-$$v-dev libclang-rt-$$v-dev; }
+	$(MAKE) -C native/zmq_relay fuzz
 
 lint: deps
 	$(VENV)/bin/ruff check speeddata services tests bench examples
