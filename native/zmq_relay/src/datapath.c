@@ -7,6 +7,7 @@
 #include "zr_varint.h"
 
 #define BATCHES_PER_POLL 16 /* recvmmsg batches before the timer gets a turn */
+#define RECORDS_PER_POLL 8192 /* or fewer batches, once they held this many records */
 
 /* Device time of a valid record, or ZR_NO_TIME when the channel declares no time field.
  * Uses the record's field spans when they were located (else walks up to the time field). */
@@ -56,7 +57,10 @@ static void on_datagram(zr_relay *r, int64_t mono, const zr_datagram *d)
 
 int zr_relay_drain(zr_relay *r)
 {
-    for (int b = 0; b < BATCHES_PER_POLL; b++) {
+    /* Datagrams of 65 k one-byte records (bench/worst_datagram.py) take ~1.5 ms each: the
+     * timer's turn comes after a record budget too, not only after BATCHES_PER_POLL. */
+    uint64_t records = r->stats.records;
+    for (int b = 0; b < BATCHES_PER_POLL && r->stats.records - records < RECORDS_PER_POLL; b++) {
         size_t n = zr_udp_recv(r->udp, r->batch, &r->stats);
         if (n == 0)
             return 0;
