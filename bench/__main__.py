@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import machine, results, tools
+from bench import machine, results, tools, worst_datagram
 from bench.receivers import RELAY_VARIANTS, Load
 from bench.report import Context, render
 from bench.sweep import Case, Run, sweep
@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, help="runs per rate and receiver (default 3; quick 1)")
     p.add_argument("--ms", type=int, help="duration of one run in ms (default 2000; quick 500)")
     p.add_argument("--relay", type=Path, help=f"relay binary (default {tools.RELAY})")
-    p.add_argument("--case", action="append", choices=[c.key for c in FULL], help="only these")
+    p.add_argument(
+        "--case", action="append", choices=[c.key for c in FULL] + ["worst"], help="only these"
+    )
     p.add_argument("--render", type=Path, help=f"write the report from saved runs ({RUNS_JSON})")
     args = p.parse_args(argv)
     cases = [c for c in (QUICK if args.quick else FULL) if not args.case or c.key in args.case]
@@ -77,14 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.render:
             ctx, runs = results.load(args.render)
+            worst = worst_datagram.load()
         else:
             ctx, runs = measure(args, cases)
             results.save(RUNS_JSON, ctx, runs)
+            worst = (
+                None
+                if args.case and "worst" not in args.case
+                else worst_datagram.measure(args.quick)
+            )
     except (tools.BenchError, ValueError, OSError) as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(ctx, results.summarize(ctx, cases, runs)))
+    out.write_text(render(ctx, results.summarize(ctx, cases, runs)) + worst_datagram.render(worst))
     print(f"bench: wrote {out}", file=sys.stderr)
     return 0
 

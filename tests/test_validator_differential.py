@@ -181,3 +181,26 @@ def test_where_the_contract_is_stricter_than_fastavro(
     assert verdict.reason == reason
     _, used = Generator(schema).decode_exactly(datagram)
     assert used == len(datagram)
+
+
+def test_the_worst_datagrams_of_the_bench_get_the_verdicts_it_names(tmp_path: Path) -> None:
+    """bench/worst_datagram.py's datagrams are what its table says: the largest accepted ones
+    (as many records or items as the contract allows) and one nested past the limit."""
+    from bench.worst_datagram import cases
+
+    want = {
+        "nulls": "ok 65507",
+        "deep": "ok 524",
+        "too_deep": "depth",
+        "zero_items": "ok 65504",
+        "utf8": "ok 1",
+        "trees": "ok 65507",
+    }
+    got = {}
+    for case in cases():
+        path = tmp_path / f"{case.key}.avsc"
+        path.write_text(json.dumps(case.schema))
+        (v,) = validate(path, [case.datagram])
+        got[case.key] = f"ok {len(v.spans)}" if v.ok else v.reason
+        assert len(case.datagram) <= 65507
+    assert got == want
