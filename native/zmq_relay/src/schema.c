@@ -105,6 +105,25 @@ static int load(zr_cctx *c, zr_schema *s, json_t *j, const char *time_field,
     return 0;
 }
 
+/* "schema PATH: MSG" in err, on one line: names from the schema (or the path) may hold any
+ * character; control characters are written as \n, \t, \r or \xNN. */
+static void one_line(char *err, size_t errlen, const char *path, const char *msg)
+{
+    char raw[1024];
+    snprintf(raw, sizeof raw, "schema %s: %s", path, msg);
+    size_t n = 0;
+    for (const unsigned char *c = (const unsigned char *)raw; *c && n + 5 < errlen; c++) {
+        if (*c >= 0x20 && *c != 0x7f)
+            err[n++] = (char)*c;
+        else if (*c == '\n' || *c == '\t' || *c == '\r')
+            n += (size_t)snprintf(err + n, errlen - n, "\\%c",
+                                  *c == '\n' ? 'n' : *c == '\t' ? 't' : 'r');
+        else
+            n += (size_t)snprintf(err + n, errlen - n, "\\x%02x", *c);
+    }
+    err[n < errlen ? n : errlen - 1] = '\0';
+}
+
 /* Loads from the file `path`, or from text[0..len) when text is not NULL. */
 static int load_any(zr_schema *s, const char *path, const char *text, size_t len,
                     const char *time_field, const char *time_unit, char *err, size_t errlen)
@@ -124,7 +143,7 @@ static int load_any(zr_schema *s, const char *path, const char *text, size_t len
              !load(&c, s, j, time_field, time_unit))
         return 0;
     if (err && errlen)
-        snprintf(err, errlen, "schema %s: %s", path, c.msg);
+        one_line(err, errlen, path, c.msg);
     zr_schema_free(s);
     return -1;
 }

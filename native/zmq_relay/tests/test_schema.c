@@ -22,6 +22,8 @@ static const struct {
     {"{'type':'record','name':'r','namespace':'x-y','fields':[]}", NULL, NULL, "namespace"},
     {REC("{'name':'rx_time','type':'long'}"), NULL, NULL, "\"rx_time\" is reserved"},
     {REC("{'name':'a','type':'foo'}"), NULL, NULL, "unknown type \"foo\" (field \"a\")"},
+    /* names from the schema are quoted in the message, which stays one line (fuzz_schema) */
+    {REC("{'name':'a','type':'bo\\nol\\u0001'}"), NULL, NULL, "unknown type \"bo\\nol\\x01\""},
     {REC("{'name':'a','type':{'type':'array','items':'foo'}}"), NULL, NULL, "unknown type"},
     {REC("{'name':'a','type':{'type':'bar'}}"), NULL, NULL, "unknown type \"bar\""},
     {REC("{'name':'a','type':{'type':5}}"), NULL, NULL, "string \"type\""},
