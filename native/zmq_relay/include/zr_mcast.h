@@ -63,6 +63,9 @@ uint64_t zr_mcast_errors(const zr_mcast *m);
 /* 1 while the socket could not be set up. */
 int zr_mcast_broken(const zr_mcast *m);
 
+/* The socket (-1 while it could not be set up), for tests that change its options. */
+int zr_mcast_fd(const zr_mcast *m);
+
 /* The destination as "GROUP:PORT". */
 const char *zr_mcast_dest(const zr_mcast *m);
 

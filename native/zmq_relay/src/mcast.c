@@ -299,6 +299,11 @@ int zr_mcast_broken(const zr_mcast *m)
     return m->fd < 0;
 }
 
+int zr_mcast_fd(const zr_mcast *m)
+{
+    return m->fd;
+}
+
 const char *zr_mcast_dest(const zr_mcast *m)
 {
     return m->dest_text;

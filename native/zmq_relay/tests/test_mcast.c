@@ -5,7 +5,7 @@
  * per datagram, the open datagram waits for its age, more datagrams than one sendmmsg batch
  * keep their order; a record larger than UDP allows is counted and never sent; runs of
  * datagrams of one size (sent with UDP GSO where the kernel can) arrive as the datagrams
- * queued, whatever their sizes. */
+ * queued, whatever their sizes, and one by one where the socket refuses GSO. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -164,6 +164,34 @@ static void test_runs_of_one_size_arrive_as_queued(struct in_addr group)
     rig_down(&r);
 }
 
+/* A socket that refuses GSO (SO_NO_CHECK: the kernel will not segment without checksums):
+ * the run goes out datagram by datagram, nothing is lost or counted as an error. */
+static void test_gso_refused_falls_back(struct in_addr group)
+{
+    rig r;
+    rig_up(&r, group, 0);
+    int on = 1;
+    if (setsockopt(zr_mcast_fd(r.m), SOL_SOCKET, SO_NO_CHECK, &on, sizeof on)) {
+        perror("SO_NO_CHECK");
+        exit(2);
+    }
+    uint8_t data[6][4];
+    for (int i = 0; i < 6; i++) {
+        memset(data[i], 'a' + i, sizeof data[i]);
+        zr_mcast_queue(r.m, data[i], i == 5 ? 2 : 4);
+    }
+    zr_mcast_flush(r.m);
+    zr_mcast_queue(r.m, data[0], 4);   /* GSO stays off: these go alone at once */
+    zr_mcast_queue(r.m, data[1], 4);
+    zr_mcast_flush(r.m);
+    gram got[10];
+    size_t n = receive(r.rx, got, 10);
+    CHECK(n == 8 && is(&got[0], "aaaa") && is(&got[4], "eeee") && is(&got[5], "ff") &&
+          is(&got[6], "aaaa") && is(&got[7], "bbbb"));
+    CHECK(r.sent == 8 && zr_mcast_errors(r.m) == 0);
+    rig_down(&r);
+}
+
 /* Budget 10: records fill a datagram to exactly 10 bytes; the next one starts another. */
 static void test_pack_exact_fit(struct in_addr group)
 {
@@ -296,6 +324,7 @@ int main(void)
     inet_pton(AF_INET, text, &group);
     test_one_bad_datagram_in_a_batch(group);
     test_runs_of_one_size_arrive_as_queued(group);
+    test_gso_refused_falls_back(group);
     test_pack_exact_fit(group);
     test_pack_larger_than_budget_goes_alone(group);
     test_pack_budget_zero_sends_one_record_per_datagram(group);
