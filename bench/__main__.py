@@ -44,8 +44,8 @@ FULL = (
         "jumbo",
         "8 KB datagrams (83 records, 8134 bytes)",
         Load(83),
-        (10 * K, 15 * K, 20 * K, 25 * K, 30 * K, 35 * K, 40 * K, 45 * K, 50 * K, 60 * K, 70 * K),
-        10 * K,
+        (15 * K, 20 * K, 25 * K, 30 * K, 35 * K, 40 * K, 45 * K, 50 * K, 60 * K, 70 * K),
+        15 * K,
     ),
     BREAKDOWN,
 )
