@@ -116,12 +116,14 @@ class Sink(Receiver):
 
 class CopyRelay(Receiver):
     key, label = "copy", "copy relay"
+    gso = 0  # 1: runs of one datagram size sent with UDP GSO, as the relay sends them
 
     def start(self) -> None:
         self.listener, group = _listener(self)
         self.proc = self.spawn(
             [tools.program("copyrelay"), "--rcvbuf", str(self.rcvbuf), "--file",
-             str(self.tmp / "copy.bin"), "--mcast", group, "--mcast-if", "127.0.0.1"]
+             str(self.tmp / "copy.bin"), "--mcast", group, "--mcast-if", "127.0.0.1",
+             "--gso", str(self.gso)]
         )  # fmt: skip
         self.port = int(self.proc.wait_ready()["udp"].rsplit(":", 1)[1])
         self.pid = self.proc.pid
@@ -140,6 +142,11 @@ class CopyRelay(Receiver):
             "multicast": _count(self.listener),
         }
         return Outcome(delivered, kernel_drops=int(out["drops"]))
+
+
+class CopyRelayGso(CopyRelay):
+    key, label = "copy_gso", "copy relay with UDP GSO"
+    gso = 1
 
 
 class Socat(Receiver):
@@ -248,9 +255,16 @@ class RelayNoDecimatedGroup(Relay):
     mcast_dec = False
 
 
-ALL: tuple[type[Receiver], ...] = (Sink, CopyRelay, SocatRcvbuf, Relay, RelayDecimate10)
-"""Every case: the floor, the copy relay (the targets' baseline), socat with the relay's
-buffer, and the relay at decimate 1 and 10."""
+ALL: tuple[type[Receiver], ...] = (
+    Sink,
+    CopyRelay,
+    CopyRelayGso,
+    SocatRcvbuf,
+    Relay,
+    RelayDecimate10,
+)
+"""Every case: the floor, the copy relay (the targets' baseline) and the same with UDP GSO,
+socat with the relay's buffer, and the relay at decimate 1 and 10."""
 RELAY_VARIANTS: tuple[type[Receiver], ...] = (
     Relay,
     RelayUnpacked,

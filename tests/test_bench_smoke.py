@@ -13,7 +13,7 @@ import fastavro
 import pytest
 
 from bench import tools
-from bench.receivers import RECORD_BYTES, CopyRelay, Load, Sink
+from bench.receivers import RECORD_BYTES, CopyRelay, CopyRelayGso, Load, Sink
 from bench.sweep import Case, blast, run_once
 
 
@@ -38,7 +38,7 @@ def test_blaster_sends_valid_records() -> None:
     assert all(r == records[0] for r in records)
 
 
-@pytest.mark.parametrize("kind", [Sink, CopyRelay])
+@pytest.mark.parametrize("kind", [Sink, CopyRelay, CopyRelayGso])
 def test_low_rate_run_loses_nothing(kind) -> None:  # type: ignore[no-untyped-def]
     case = Case("smoke", "smoke", Load(1), (2000,), 2000)
     run = run_once(kind, case, 2000, 0, 1 << 20, 1000)

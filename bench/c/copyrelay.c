@@ -1,12 +1,15 @@
 /* copyrelay: the minimal copy relay of the benchmark, the yardstick for the real relay.
  * recvmmsg -> each datagram appended (u32 length + bytes) to a buffered file, written once the
  * buffer is full or every 100 ms -> the same batch sent with one sendmmsg to a multicast group.
- * No validation, no timestamps, no bus. On SIGTERM it writes what it holds and prints
+ * No validation, no timestamps, no bus. With --gso 1, runs of datagrams of one size (the last
+ * may be shorter) go to the kernel as one message with UDP GSO (UDP_SEGMENT), as the relay
+ * sends them. On SIGTERM it writes what it holds and prints
  * "datagrams=N bytes=B drops=D forwarded=F written=W" on stdout. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +20,11 @@
 
 #define FILE_BUF (1 << 20)
 #define FLUSH_NS 100000000LL
+#define GSO_SEGMENTS 64
+#define GSO_MAX_BYTES 65507
 
 typedef struct out {
-    int file, mc;
+    int file, mc, gso;
     struct sockaddr_in group;
     uint8_t *buf;
     size_t used;
@@ -52,19 +57,52 @@ static void append(out *o, const uint8_t *p, uint32_t len)
     o->used += sizeof len + len;
 }
 
+/* Datagrams from iov[i] (of n) that one GSO message takes: one size, the last maybe shorter. */
+static int run_length(const bench_rx *rx, int i, int n)
+{
+    size_t size = rx->iov[i].iov_len, total = size;
+    int j = i + 1;
+    if (size == 0)
+        return 1;
+    while (j < n && j - i < GSO_SEGMENTS && rx->iov[j].iov_len <= size &&
+           rx->iov[j].iov_len > 0 && total + rx->iov[j].iov_len <= GSO_MAX_BYTES) {
+        total += rx->iov[j].iov_len;
+        if (rx->iov[j++].iov_len < size)
+            break;
+    }
+    return j - i;
+}
+
 static void forward(out *o, bench_rx *rx, int n)
 {
     static struct mmsghdr tx[BENCH_BATCH];
-    for (int i = 0; i < n; i++) {
-        memset(&tx[i].msg_hdr, 0, sizeof tx[i].msg_hdr);
-        tx[i].msg_hdr.msg_name = &o->group;
-        tx[i].msg_hdr.msg_namelen = sizeof o->group;
-        tx[i].msg_hdr.msg_iov = &rx->iov[i];
-        tx[i].msg_hdr.msg_iovlen = 1;
+    static union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } cmsg[BENCH_BATCH];
+    static int first[BENCH_BATCH + 1];
+    int m = 0;
+    for (int i = 0; i < n; m++) {
+        int k = o->gso ? run_length(rx, i, n) : 1;
+        struct msghdr *h = &tx[m].msg_hdr;
+        *h = (struct msghdr){.msg_name = &o->group, .msg_namelen = sizeof o->group,
+                             .msg_iov = &rx->iov[i], .msg_iovlen = (size_t)k};
+        if (k > 1) {
+            uint16_t seg = (uint16_t)rx->iov[i].iov_len;
+            h->msg_control = cmsg[m].buf;
+            h->msg_controllen = sizeof cmsg[m].buf;
+            struct cmsghdr *c = CMSG_FIRSTHDR(h);
+            *c = (struct cmsghdr){.cmsg_level = IPPROTO_UDP, .cmsg_type = UDP_SEGMENT,
+                                  .cmsg_len = CMSG_LEN(sizeof seg)};
+            memcpy(CMSG_DATA(c), &seg, sizeof seg);
+        }
+        first[m] = i;
+        i += k;
     }
-    int sent = sendmmsg(o->mc, tx, (unsigned)n, 0);
+    first[m] = n;
+    int sent = sendmmsg(o->mc, tx, (unsigned)m, 0);
     if (sent > 0)
-        o->forwarded += (uint64_t)sent;
+        o->forwarded += (uint64_t)first[sent];
 }
 
 static int mcast_socket(const char *iface, long long ttl)
@@ -84,14 +122,14 @@ static int mcast_socket(const char *iface, long long ttl)
 static void usage(void)
 {
     fprintf(stderr, "usage: copyrelay --file PATH --mcast GROUP:PORT [--bind IP] [--port P] "
-                    "[--rcvbuf BYTES] [--mcast-if IP] [--mcast-ttl N]\n");
+                    "[--rcvbuf BYTES] [--mcast-if IP] [--mcast-ttl N] [--gso 0|1]\n");
 }
 
 int main(int argc, char **argv)
 {
     bench_rx_opts opts = BENCH_RX_OPTS;
     const char *path = NULL, *group = NULL, *iface = "127.0.0.1";
-    long long ttl = 0;
+    long long ttl = 0, gso = 0;
     for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) { usage(); return 2; }
@@ -100,10 +138,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--mcast")) group = v;
         else if (!strcmp(argv[i], "--mcast-if")) iface = v;
         else if (!strcmp(argv[i], "--mcast-ttl")) ttl = bench_number("--mcast-ttl", v, 0, 255);
+        else if (!strcmp(argv[i], "--gso")) gso = bench_number("--gso", v, 0, 1);
         else { usage(); return 2; }
     }
     if (!path || !group) { usage(); return 2; }
-    out o = {.group = bench_endpoint("--mcast", group), .mc = mcast_socket(iface, ttl)};
+    out o = {.group = bench_endpoint("--mcast", group), .mc = mcast_socket(iface, ttl),
+             .gso = (int)gso};
     o.file = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     o.buf = malloc(FILE_BUF);
     if (o.file < 0 || !o.buf)
