@@ -3,6 +3,7 @@ says why in one line and exits non-zero; once ready it only stops on a signal.""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -248,3 +249,77 @@ def test_die_with_parent_exits_when_the_parent_dies(relay_binary, tmp_path):
             os.kill(relay_pid, signal.SIGKILL)
         parent.stdout.close()
     assert "event=stopped" in log.read_text(), "the relay did not stop cleanly"
+
+
+# -- the schema modes: the relay judges schemas for everyone ----------------------------------
+
+DUPLICATE_FIELD = {
+    "type": "record",
+    "name": "r",
+    "fields": [{"name": "a", "type": "int"}, {"name": "a", "type": "long"}],
+}
+
+
+def _schema_mode(relay_binary: Path, *args: str, stdin: str | None = None):
+    return subprocess.run(
+        [str(relay_binary), *args], input=stdin, capture_output=True, text=True, timeout=15
+    )
+
+
+def test_check_schema_accepts_with_ok_and_exit_0(relay_binary, tmp_path):
+    schema = write_schema(tmp_path, PROBE_SCHEMA)
+    done = _schema_mode(relay_binary, "--check-schema", str(schema))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")
+    done = _schema_mode(relay_binary, "--check-schema", str(schema), "--time-field=time")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ok time_unit=ns\n", "")
+    done = _schema_mode(
+        relay_binary, "--check-schema", "-", "--time-field=t", "--time-unit=ms",
+        stdin=json.dumps({**DUPLICATE_FIELD, "fields": [{"name": "t", "type": "long"}]}),
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "ok time_unit=ms\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "reason"),
+    [
+        (["--check-schema", "-"], json.dumps(DUPLICATE_FIELD), 'field \\"a\\" is declared twice'),
+        (["--check-schema", "-"], "{not json", "not valid JSON"),
+        (["--check-schema", "-"], '"long"', "the top level is not a record"),
+        (["--check-schema", "-", "--time-field=nope"], json.dumps(PROBE_SCHEMA), '\\"nope\\"'),
+        (["--check-schema", "/no/such.avsc"], None, "cannot read the file"),
+        (["--print-archive-schema", "--schema=-"], json.dumps(DUPLICATE_FIELD), "twice"),
+        (["--check-schema", "-", "--time-unit=h"], "{}", "--time-unit"),
+        (["--check-schema"], None, "needs a value"),
+        (["--print-archive-schema"], None, "--schema is required"),
+        (["--check-schema=-", "--schema=-"], None, "once"),
+        (["--schema=-", "--check-schema=-"], None, "once"),
+        (["--check-schema=-", "--print-archive-schema"], None, "only one of"),
+    ],
+)
+def test_a_refused_schema_is_one_line_and_exit_2(relay_binary, args, stdin, reason):
+    done = _schema_mode(relay_binary, *args, stdin=stdin)
+    assert reason in _one_fatal_line(done, 2)
+    assert done.stdout == ""
+
+
+def test_print_archive_schema_puts_rx_time_first_and_binds_nothing(relay_binary, procs, tmp_path):
+    data = tmp_path / "data"
+    running = start_relay(procs, relay_binary, data)  # holds the lock and a port
+    schema = write_schema(tmp_path, PROBE_SCHEMA)
+    port = running.proc.ready["udp"].rsplit(":", 1)[1]
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    done = _schema_mode(
+        relay_binary, "--print-archive-schema", "--name=probe", f"--port={port}",
+        f"--schema={schema}", f"--data-dir={data}", "--time-field=time",
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    archived = json.loads(done.stdout)
+    assert archived["fields"][0]["name"] == "rx_time"
+    assert archived["fields"][1:] == PROBE_SCHEMA["fields"]
+    assert archived["x-owner"] == PROBE_SCHEMA["x-owner"]
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before
+    assert not (tmp_path / "elsewhere").exists()
+    done = _schema_mode(
+        relay_binary, "--check-schema", str(schema), f"--data-dir={tmp_path}/elsewhere"
+    )
+    assert done.returncode == 0 and not (tmp_path / "elsewhere").exists()

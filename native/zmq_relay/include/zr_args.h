@@ -22,10 +22,18 @@ typedef enum zr_algorithm {
     ZR_ALG_DOWNSAMPLE, ZR_ALG_MEAN, ZR_ALG_MINMAX, ZR_ALG_RMS
 } zr_algorithm;
 
+/* What the process does: run the relay, or judge a schema and exit. */
+typedef enum zr_mode {
+    ZR_MODE_RUN,               /* the relay (the default) */
+    ZR_MODE_CHECK_SCHEMA,      /* --check-schema FILE */
+    ZR_MODE_PRINT_ARCHIVE_SCHEMA /* --print-archive-schema */
+} zr_mode;
+
 typedef struct zr_config {
+    zr_mode mode;
     const char *name;          /* channel name, [a-z][a-z0-9_-]{0,62} */
     int port;                  /* UDP port; 0 binds an ephemeral one */
-    const char *schema_path;
+    const char *schema_path;   /* "/dev/stdin" when given as "-" */
     const char *data_dir;
     const char *bind;          /* numeric address to receive on */
     int has_fingerprint;

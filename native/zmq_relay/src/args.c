@@ -15,7 +15,8 @@ enum {
     OPT_NAME = 256, OPT_PORT, OPT_SCHEMA, OPT_DATA_DIR, OPT_BIND, OPT_FINGERPRINT,
     OPT_MCAST_FULL, OPT_MCAST_DEC, OPT_MCAST_IF, OPT_MCAST_TTL, OPT_DECIMATE, OPT_ALGORITHM,
     OPT_ROTATE_SECONDS, OPT_ROTATE_BYTES, OPT_FLUSH_MS, OPT_TIME_FIELD, OPT_TIME_UNIT, OPT_BUS,
-    OPT_RCVBUF, OPT_QUARANTINE_BYTES, OPT_DEC_MAX_BYTES, OPT_DIE_WITH_PARENT, OPT_HELP
+    OPT_RCVBUF, OPT_QUARANTINE_BYTES, OPT_DEC_MAX_BYTES, OPT_DIE_WITH_PARENT, OPT_HELP,
+    OPT_CHECK_SCHEMA, OPT_PRINT_ARCHIVE_SCHEMA
 };
 
 static const struct option OPTIONS[] = {
@@ -42,6 +43,8 @@ static const struct option OPTIONS[] = {
     {"dec-max-bytes", required_argument, NULL, OPT_DEC_MAX_BYTES},
     {"die-with-parent", no_argument, NULL, OPT_DIE_WITH_PARENT},
     {"help", no_argument, NULL, OPT_HELP},
+    {"check-schema", required_argument, NULL, OPT_CHECK_SCHEMA},
+    {"print-archive-schema", no_argument, NULL, OPT_PRINT_ARCHIVE_SCHEMA},
     {NULL, 0, NULL, 0},
 };
 
@@ -54,8 +57,14 @@ static const char USAGE[] =
     "                 [--time-field FIELD] [--time-unit s|ms|us|ns] [--bus ENDPOINT]\n"
     "                 [--rcvbuf BYTES] [--quarantine-bytes B] [--dec-max-bytes B]\n"
     "                 [--die-with-parent]\n"
+    "       zmq_relay --check-schema FILE [--time-field FIELD] [--time-unit s|ms|us|ns]\n"
+    "       zmq_relay --print-archive-schema --schema FILE [--time-field FIELD]\n"
+    "                 [--time-unit s|ms|us|ns]\n"
     "Receives one channel's Avro datagrams on UDP, validates every record and archives it\n"
-    "with its receive time under DIR/archive/NAME/.\n";
+    "with its receive time under DIR/archive/NAME/.\n"
+    "--check-schema: whether the relay runs the channel schema in FILE (\"-\": stdin): prints\n"
+    "\"ok\" (\"ok time_unit=U\" with --time-field) and exits 0, else one line and exits 2.\n"
+    "--print-archive-schema: prints the archive schema of the channel schema (exit 0).\n";
 
 const char *zr_args_usage(void)
 {
@@ -196,6 +205,15 @@ static int nonempty(const char *opt, const char *s, char *err, size_t errlen)
     return *s ? 0 : fail(err, errlen, "--%s: empty value", opt);
 }
 
+/* The schema file ("-": standard input) of --schema, or of --check-schema (not both). */
+static int set_schema(zr_config *c, const char *opt, const char *v, char *err, size_t errlen)
+{
+    if (c->mode == ZR_MODE_CHECK_SCHEMA && (c->schema_path || !strcmp(opt, "schema")))
+        return fail(err, errlen, "--%s: give the schema file once (--check-schema FILE)", opt);
+    c->schema_path = strcmp(v, "-") ? v : "/dev/stdin";
+    return nonempty(opt, v, err, errlen);
+}
+
 static void set_defaults(zr_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -219,7 +237,19 @@ static int apply(zr_config *c, int opt, const char *v, char *err, size_t errlen)
     switch (opt) {
     case OPT_NAME: c->name = v; return parse_name(v, err, errlen);
     case OPT_PORT: return parse_int("port", v, 0, 65535, &c->port, err, errlen);
-    case OPT_SCHEMA: c->schema_path = v; return nonempty("schema", v, err, errlen);
+    case OPT_SCHEMA: return set_schema(c, "schema", v, err, errlen);
+    case OPT_CHECK_SCHEMA:
+        if (c->mode != ZR_MODE_RUN)
+            return fail(err, errlen, "--check-schema: only one of --check-schema and "
+                                     "--print-archive-schema");
+        c->mode = ZR_MODE_CHECK_SCHEMA;
+        return set_schema(c, "check-schema", v, err, errlen);
+    case OPT_PRINT_ARCHIVE_SCHEMA:
+        if (c->mode != ZR_MODE_RUN)
+            return fail(err, errlen, "--print-archive-schema: only one of --check-schema and "
+                                     "--print-archive-schema");
+        c->mode = ZR_MODE_PRINT_ARCHIVE_SCHEMA;
+        return 0;
     case OPT_DATA_DIR: c->data_dir = v; return nonempty("data-dir", v, err, errlen);
     case OPT_BIND: c->bind = v; return parse_address("bind", v, err, errlen);
     case OPT_FINGERPRINT: return parse_fingerprint(c, v, err, errlen);
@@ -266,6 +296,8 @@ static int apply(zr_config *c, int opt, const char *v, char *err, size_t errlen)
 
 static int check_required(const zr_config *c, char *err, size_t errlen)
 {
+    if (c->mode != ZR_MODE_RUN)
+        return c->schema_path ? 0 : fail(err, errlen, "--schema is required (see --help)");
     if (!c->name)
         return fail(err, errlen, "--name is required (see --help)");
     if (c->port < 0)
