@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
+from speeddata.channels import Channel
 from speeddata.config import Settings
-from speeddata.schema import Schema, SchemaError, archive_schema, load_schema, time_unit
+from speeddata.schema import SchemaError, archive_schema, load_schema, time_unit
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 ALGORITHMS = ("downsample", "mean", "minmax", "rms", "average")
@@ -28,28 +28,6 @@ CONFIG_KEYS = (
 
 class ChannelError(ValueError):
     """A channel that is unknown or cannot be used; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class Channel:
-    """One channel: its name, UDP port, schema and relay settings."""
-
-    name: str
-    port: int
-    schema: Schema
-    schema_text: str = field(repr=False)
-    time_field: str | None
-    time_unit: str
-    config: dict[str, Any]
-
-    @property
-    def archive_schema(self) -> dict[str, Any]:
-        """The schema of archived records and of ``data.<channel>`` records (rx_time first)."""
-        return archive_schema(self.schema)
-
-    def setting(self, key: str, settings: Settings) -> Any:
-        """A relay setting of this channel: its own ``config`` value, else ``relay.<key>``."""
-        return self.config.get(key, settings.relay[key])
 
 
 def configured_channels(settings: Settings) -> list[Channel]:
@@ -83,10 +61,15 @@ def _channel(entry: Any, settings: Settings) -> Channel:
     low, high = int(settings.ports.start), int(settings.ports.end)
     if not isinstance(port, int) or isinstance(port, bool) or not low <= port < high:
         raise ChannelError(f"channel {name}: port {port!r} must be an integer in [{low}, {high})")
+    time_field = entry.get("time_field")
     try:
-        schema, text = _schema(entry.get("schema"), settings)
-        archive_schema(schema)
-        unit = time_unit(schema, entry.get("time_field"), entry.get("time_unit"))
+        text = _schema_text(entry.get("schema"), settings)
+        # The relay judges the exact text it will be started with (one run per schema).
+        schema = load_schema(
+            text, time_field=time_field, time_unit=entry.get("time_unit"), settings=settings
+        )
+        unit = time_unit(text, time_field, entry.get("time_unit"), settings=settings)
+        archived = archive_schema(text, settings=settings)
     except SchemaError as e:
         raise ChannelError(f"channel {name}: {e}") from None
     return Channel(
@@ -94,22 +77,28 @@ def _channel(entry: Any, settings: Settings) -> Channel:
         port=port,
         schema=schema,
         schema_text=text,
-        time_field=entry.get("time_field"),
+        time_field=time_field,
         time_unit=unit,
         config=_config(name, entry.get("config") or {}),
+        archive_schema=archived,
     )
 
 
-def _schema(source: Any, settings: Settings) -> tuple[Schema, str]:
-    """The schema and its exact text: inline (a mapping in the configuration), or the path of
-    an ``.avsc`` file, relative to the installation root (as the contract's clients send it)."""
+def _schema_text(source: Any, settings: Settings) -> str:
+    """The schema's exact text: inline (a mapping in the configuration), or the path of an
+    ``.avsc`` file, relative to the installation root (as the contract's clients send it)."""
     if source is None:
         raise SchemaError("no schema given")
     if isinstance(source, str):
         path = settings.path(source)
-        return load_schema(path), path.read_text(encoding="utf-8")
-    schema = load_schema(source)
-    return schema, json.dumps(schema, indent=2)
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SchemaError(f"cannot read schema file {path}: {exc}") from exc
+    try:
+        return json.dumps(source, indent=2)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"the inline schema cannot be written as JSON: {exc}") from exc
 
 
 def _config(name: str, config: Any) -> dict[str, Any]:

@@ -1,20 +1,16 @@
-"""A channel's identity on the wire: its schema fingerprint and default multicast endpoints.
+"""A channel: its name, port, schema and relay settings, and its default multicast endpoints.
 
-Ingest and the registry both call these, so every part of the system agrees."""
+Ingest, the CLI and the registry all use these, so every part of the system agrees. Which
+channels exist is :mod:`speeddata.catalog`'s question; a schema's fingerprint is
+:mod:`speeddata.schema`'s."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from fastavro.schema import fingerprint as _fingerprint
-from fastavro.schema import parse_schema, to_parsing_canonical_form
-
 from speeddata.config import Settings
-
-RESERVED_FIELDS = frozenset({"rx_time"})
+from speeddata.schema import Schema
 
 
 @dataclass(frozen=True)
@@ -28,22 +24,23 @@ class Endpoint:
         return f"{self.group}:{self.port}"
 
 
-def fingerprint(schema: Any) -> str:
-    """The CRC-64-AVRO fingerprint of the schema's Parsing Canonical Form, spelled as the 16 hex
-    digits of its 8 wire bytes in order (``"int"`` -> ``8f5c393f1ad57572``).
+@dataclass(frozen=True)
+class Channel:
+    """One channel: its name, UDP port, schema (as the relay accepted it) and relay settings."""
 
-    ``schema`` is the schema as parsed JSON (dict, list or a type name such as ``"int"``) or
-    its JSON text."""
-    if isinstance(schema, str | bytes):
-        with contextlib.suppress(ValueError):  # not JSON: a type name
-            schema = json.loads(schema)
-    canonical = to_parsing_canonical_form(parse_schema(schema, _write_hint=False))
-    return str(_fingerprint(canonical, "CRC-64-AVRO"))
+    name: str
+    port: int
+    schema: Schema
+    schema_text: str = field(repr=False)
+    time_field: str | None
+    time_unit: str
+    config: dict[str, Any]
+    archive_schema: dict[str, Any] = field(repr=False)
+    """The schema of archived records and of ``data.<channel>`` records (rx_time first)."""
 
-
-def fingerprint_bytes(schema: Any) -> bytes:
-    """The 8 wire bytes of :func:`fingerprint` (as they follow ``C3 01`` in a datagram)."""
-    return bytes.fromhex(fingerprint(schema))
+    def setting(self, key: str, settings: Settings) -> Any:
+        """A relay setting of this channel: its own ``config`` value, else ``relay.<key>``."""
+        return self.config.get(key, settings.relay[key])
 
 
 def multicast_endpoints(port: int, settings: Settings) -> tuple[Endpoint, Endpoint]:

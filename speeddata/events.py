@@ -20,8 +20,8 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.validation import ValidationError, validate
 
 from speeddata._avro import without_logical_types
-from speeddata.channels import fingerprint_bytes
 from speeddata.config import ROOT
+from speeddata.schema import fingerprint_bytes
 
 PROTO_DIR = ROOT / "proto"
 MAGIC = b"\xc3\x01"

@@ -1,221 +1,233 @@
-"""Channel schemas: loading them, the archive schema derived from them, and the unit of a
-channel's time field (the contract's "Time" rules)."""
+"""Channel schemas: reading them, whether the relay runs them, the archive schema it derives from
+them, the unit of a channel's time field (the contract's "Time" rules) and their fingerprint.
+
+The relay's schema compiler is the one judge: :func:`check_schema` and :func:`load_schema` ask
+``zmq_relay --check-schema`` and :func:`archive_schema` asks ``zmq_relay --print-archive-schema``,
+so everyone (ingest, the CLI, the registry) accepts exactly the schemas a relay runs. Each
+answer costs one short process, once per schema: answers are kept (a few dozen schemas,
+keyed by the schema text and the relay binary's modification time)."""
 
 from __future__ import annotations
 
-import copy
+import contextlib
+import functools
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from fastavro import parse_schema
-from fastavro.schema import SchemaParseException
+from fastavro.schema import fingerprint as _fingerprint
+from fastavro.schema import parse_schema, to_parsing_canonical_form
 
-from speeddata.channels import RESERVED_FIELDS
+from speeddata.config import Settings, SettingsError, load_settings
+from speeddata.logfmt import error_text
 
 Schema = dict[str, Any] | list[Any] | str
 """An Avro schema as parsed JSON: a record (dict), a union (list) or a type name (str)."""
 
 TIME_UNITS = ("s", "ms", "us", "ns")
 
+RESERVED_FIELDS = frozenset({"rx_time"})
+"""Field names a channel schema may not declare: the relay adds them to archived records."""
+
 RX_TIME_FIELD: dict[str, Any] = {
     "name": "rx_time",
     "type": {"type": "long", "logicalType": "timestamp-nanos"},
     "doc": "Kernel receive time of the datagram (CLOCK_REALTIME), ns since the Unix epoch",
 }
-"""The field the relay puts first in every archived record (as
-native/zmq_relay/src/archive_schema.c writes it)."""
+"""The field the relay puts first in every archived record."""
 
-_LOGICAL_UNITS = {"timestamp-millis": "ms", "timestamp-micros": "us", "timestamp-nanos": "ns"}
+RELAY_TIMEOUT_S = 30.0
+"""How long one answer of the relay may take (a 1 MB schema takes milliseconds)."""
 
 
 class SchemaError(ValueError):
-    """A schema that cannot be used: unreadable, not JSON, or not a valid Avro schema."""
+    """A schema that cannot be used: unreadable, not JSON, or not one the relay runs."""
 
 
-def load_schema(source: Schema | Path) -> Schema:
-    """The schema as parsed JSON, from parsed JSON, JSON text, or the path of an ``.avsc`` file.
+def read_schema(source: Schema | Path) -> Schema:
+    """The schema as parsed JSON, from parsed JSON, JSON text, or the path of an ``.avsc`` file,
+    without judging it (see :func:`load_schema` for a channel schema).
 
     A ``str`` is read as JSON text when it starts with ``{``, ``[`` or ``"``, else as a path.
-    Raises :class:`SchemaError` when the file cannot be read, the text is not JSON, or the
-    result is not a valid Avro schema (checked with ``fastavro.parse_schema``)."""
-    if isinstance(source, Path):
-        schema = _parse_json(_read_text(source), str(source))
-    elif isinstance(source, str):
-        text = source.lstrip()
-        if text.startswith(("{", "[", '"')):
-            schema = _parse_json(text, "schema text")
-        else:
-            schema = _parse_json(_read_text(Path(source)), source)
-    elif isinstance(source, dict | list):
-        schema = source
-    else:
-        raise SchemaError(f"a schema is a dict, JSON text or a path, not {type(source).__name__}")
-    check_schema(schema)
-    return schema
+    Raises :class:`SchemaError` when the file cannot be read or the text is not JSON."""
+    schema, text, where = _source(source)
+    return _parse(text, where) if schema is None else schema
 
 
-def check_schema(schema: Any) -> None:
-    """Raise :class:`SchemaError` unless ``schema`` (parsed JSON) is a valid Avro schema."""
-    try:
-        parse_schema(schema, _write_hint=False)
-    except (SchemaParseException, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise SchemaError(f"not a valid Avro schema: {exc}") from exc
+def load_schema(
+    source: Schema | Path,
+    *,
+    time_field: str | None = None,
+    time_unit: str | None = None,
+    settings: Settings | None = None,
+) -> Schema:
+    """A channel schema as parsed JSON (sources as for :func:`read_schema`), once the relay has
+    accepted it, with ``time_field`` and ``time_unit`` when given.
+
+    Raises :class:`SchemaError` with the relay's reason when it would refuse to start with it
+    (or the source cannot be read or is not JSON)."""
+    schema, text, where = _source(source)
+    _ask(text, where, "--check-schema", time_field, time_unit, settings)
+    return _parse(text, where) if schema is None else schema
 
 
-def archive_schema(channel_schema: Schema | Path) -> dict[str, Any]:
-    """The archive schema of a channel: its record with ``rx_time`` (long, timestamp-nanos)
-    as the first field, every other attribute kept.
-
-    A recursive channel record (one that refers to its own name inside) gets a new archive
-    record instead, so that its nested records stay channel records without ``rx_time``: named
-    ``<name>_archive`` (``_archive`` added again while the name is taken), without the
-    channel's aliases, with the channel record's definition at its first reference (in
-    document order); every named type is then defined at its first occurrence and referred
-    to by full name after. This is the text the relay writes
-    (native/zmq_relay/src/archive_schema.c).
-
-    Raises :class:`SchemaError` when the channel schema is not a record or already has a
-    reserved field."""
-    schema = load_schema(channel_schema)
-    if not isinstance(schema, dict) or schema.get("type") != "record":
-        raise SchemaError("a channel schema must be an Avro record")
-    if not isinstance(schema.get("fields"), list):
-        raise SchemaError("a channel record needs a list of fields")
-    reserved = RESERVED_FIELDS & {f.get("name") for f in schema["fields"]}
-    if reserved:
-        raise SchemaError(f"field name {sorted(reserved)[0]!r} is reserved for the archive")
-    archived = copy.deepcopy(schema)
-    archived["fields"] = [copy.deepcopy(RX_TIME_FIELD), *archived["fields"]]
-    return _recursive_archive(schema, copy.deepcopy(archived)) or archived
+def check_schema(
+    schema: Any,
+    *,
+    time_field: str | None = None,
+    time_unit: str | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Raise :class:`SchemaError` unless the relay runs ``schema`` (any source of
+    :func:`load_schema`) as a channel schema, with ``time_field`` and ``time_unit`` when
+    given."""
+    load_schema(schema, time_field=time_field, time_unit=time_unit, settings=settings)
 
 
-_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
-_NAMED = frozenset({"record", "enum", "fixed"})
+def archive_schema(
+    channel_schema: Schema | Path, *, settings: Settings | None = None
+) -> dict[str, Any]:
+    """The archive schema of a channel, as the relay writes it in every archive header: the
+    channel record with ``rx_time`` (:data:`RX_TIME_FIELD`) as its first field, every other
+    attribute kept (a recursive channel record gets a new archive record, see
+    native/zmq_relay/src/archive_schema.c).
+
+    Raises :class:`SchemaError` when the relay refuses the channel schema."""
+    _, text, where = _source(channel_schema)
+    archived = json.loads(_ask(text, where, "--print-archive-schema", None, None, settings))
+    return archived  # type: ignore[no-any-return]
 
 
-def _full_name(named: dict[str, Any], namespace: str) -> str:
-    """The full name of a named type defined in ``namespace`` (as the relay resolves it)."""
-    name: str = named["name"]
-    if "." in name:
-        return name
-    namespace = named.get("namespace", namespace)
-    return f"{namespace}.{name}" if namespace else name
+def time_unit(
+    schema: Schema | Path,
+    time_field: str | None,
+    fallback: str | None = None,
+    *,
+    settings: Settings | None = None,
+) -> str:
+    """The unit (``s|ms|us|ns``) of a channel's time field, as the relay resolves it: the field
+    type's logicalType (``timestamp-millis|micros|nanos``, ``local-`` too), else a logicalType
+    on the field itself, else ``fallback`` (the channel's ``time_unit`` setting), else ``ns``.
+    With no time field the answer is ``fallback`` or ``ns``.
 
-
-def _space(full_name: str) -> str:
-    return full_name.rpartition(".")[0]
-
-
-def _declared(schema: Any, namespace: str, names: set[str]) -> None:
-    """Adds the full names of the named types defined in ``schema`` to ``names``."""
-    if isinstance(schema, list):
-        for branch in schema:
-            _declared(branch, namespace, names)
-    elif isinstance(schema, dict) and schema.get("type") in _NAMED:
-        full = _full_name(schema, namespace)
-        names.add(full)
-        for field in schema.get("fields", []):
-            _declared(field["type"], _space(full), names)
-    elif isinstance(schema, dict) and schema.get("type") in ("array", "map"):
-        _declared(schema["items" if schema["type"] == "array" else "values"], namespace, names)
-
-
-class _Rewrite:
-    """The document-order rewrite of a recursive channel's outer archive record."""
-
-    def __init__(self, channel: dict[str, Any], declared: set[str]) -> None:
-        self.channel = channel
-        self.full = _full_name(channel, "")
-        self.declared = declared
-        self.defined: set[str] = set()
-        self.inlined = False
-
-    def schema(self, schema: Any, namespace: str) -> Any:
-        """``schema`` as it is to be written at its place (may be a new value)."""
-        if isinstance(schema, list):
-            return [self.schema(branch, namespace) for branch in schema]
-        type_name = schema if isinstance(schema, str) else schema.get("type")
-        if type_name in _PRIMITIVES:
-            return schema
-        if isinstance(schema, dict) and type_name in ("array", "map"):
-            key = "items" if type_name == "array" else "values"
-            schema[key] = self.schema(schema[key], namespace)
-            return schema
-        if isinstance(schema, dict) and type_name in _NAMED:
-            return self.define(schema, namespace)
-        if self.inlined or self.resolve(type_name, namespace) != self.full:
-            return schema
-        definition = copy.deepcopy(self.channel)
-        if not _space(self.full) and namespace and "namespace" not in definition:
-            definition["namespace"] = ""  # in another namespace, the null one must be named
-        self.inlined = True
-        return self.define(definition, namespace)
-
-    def define(self, named: dict[str, Any], namespace: str) -> Any:
-        """A named type's first definition stays; a later one becomes its full name."""
-        full = _full_name(named, namespace)
-        if full in self.defined:
-            return full
-        self.defined.add(full)
-        for field in named.get("fields", []):
-            field["type"] = self.schema(field["type"], _space(full))
-        return named
-
-    def resolve(self, name: str, namespace: str) -> str:
-        """The full name a reference stands for (the enclosing namespace first, if declared)."""
-        if "." not in name and namespace and f"{namespace}.{name}" in self.declared:
-            return f"{namespace}.{name}"
-        return name
-
-
-def _recursive_archive(channel: dict[str, Any], archived: dict[str, Any]) -> dict[str, Any] | None:
-    """The archive record of a recursive channel record, built from ``archived`` (a copy of
-    the plain archive record it may change), or None when the channel record is not one."""
-    declared: set[str] = set()
-    _declared(channel, "", declared)
-    name = channel["name"] + "_archive"
-    while _full_name({**channel, "name": name}, "") in declared:
-        name += "_archive"
-    archived["name"] = name
-    archived.pop("aliases", None)
-    rewrite = _Rewrite(channel, declared)
-    rewrite.define(archived, "")
-    return archived if rewrite.inlined else None
-
-
-def time_unit(schema: Schema | Path, time_field: str | None, fallback: str | None = None) -> str:
-    """The unit (``s|ms|us|ns``) of a channel's time field: the field type's logicalType
-    (``timestamp-millis|micros|nanos``), else a logicalType on the field itself, else
-    ``fallback`` (the channel's ``time_unit`` setting), else ``ns``. With no time field the
-    answer is ``fallback`` or ``ns`` (what the relay writes to ``speeddata.time_unit``).
-
-    Raises :class:`SchemaError` when the field is missing or not a long, or the fallback is not
-    one of the units."""
-    if fallback is not None and fallback not in TIME_UNITS:
-        raise SchemaError(f"time unit {fallback!r} is not one of {', '.join(TIME_UNITS)}")
+    Raises :class:`SchemaError` when the relay refuses the schema, the field is missing or not
+    a long, or the fallback is not one of the units."""
+    _, text, where = _source(schema)
+    answer = _ask(text, where, "--check-schema", time_field, fallback, settings)
     if time_field is None:
         return fallback or "ns"
-    field = _field(load_schema(schema), time_field)
-    ftype = field["type"]
-    type_name = ftype.get("type") if isinstance(ftype, dict) else ftype
-    if type_name != "long":
-        raise SchemaError(f"time field {time_field!r} must be a long, not {json.dumps(ftype)}")
-    for logical in (
-        ftype.get("logicalType") if isinstance(ftype, dict) else None,
-        field.get("logicalType"),
-    ):
-        if logical in _LOGICAL_UNITS:
-            return _LOGICAL_UNITS[logical]
-    return fallback or "ns"
+    return answer.partition("time_unit=")[2].strip() or "ns"
 
 
-def _field(schema: Schema, name: str) -> dict[str, Any]:
-    fields = schema.get("fields", []) if isinstance(schema, dict) else []
-    for field in fields:
-        if field.get("name") == name:
-            return field  # type: ignore[no-any-return]
-    raise SchemaError(f"the schema has no field {name!r}")
+def fingerprint(schema: Any) -> str:
+    """The CRC-64-AVRO fingerprint of the schema's Parsing Canonical Form, spelled as the 16 hex
+    digits of its 8 wire bytes in order (``"int"`` -> ``8f5c393f1ad57572``).
+
+    ``schema`` is the schema as parsed JSON (dict, list or a type name such as ``"int"``) or
+    its JSON text."""
+    if isinstance(schema, str | bytes):
+        with contextlib.suppress(ValueError):  # not JSON: a type name
+            schema = json.loads(schema)
+    canonical = to_parsing_canonical_form(parse_schema(schema, _write_hint=False))
+    return str(_fingerprint(canonical, "CRC-64-AVRO"))
+
+
+def fingerprint_bytes(schema: Any) -> bytes:
+    """The 8 wire bytes of :func:`fingerprint` (as they follow ``C3 01`` in a datagram)."""
+    return bytes.fromhex(fingerprint(schema))
+
+
+def relay_binary(settings: Settings | None = None) -> Path:
+    """The relay binary that judges schemas: the ``relay.binary`` setting (by default the
+    installation's ``native/zmq_relay/build/zmq_relay``), as ingest starts it."""
+    if settings is None:
+        try:
+            settings = load_settings()
+        except SettingsError as exc:
+            raise SchemaError(f"cannot find the relay to check the schema: {exc}") from exc
+    return settings.path(settings.relay.binary)
+
+
+def _source(source: Any) -> tuple[Schema | None, str, str | None]:
+    """A source as parsed JSON (None when it is text), the text to give the relay (the source's
+    own text when it has one: the exact text a relay is started with) and its file."""
+    if isinstance(source, Path):
+        return None, _read_text(source), str(source)
+    if isinstance(source, str) and source.lstrip().startswith(("{", "[", '"')):
+        return None, source, None
+    if isinstance(source, str):
+        return None, _read_text(Path(source)), source
+    if isinstance(source, dict | list):
+        try:
+            return source, json.dumps(source), None
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise SchemaError(f"the schema cannot be written as JSON: {exc}") from exc
+    raise SchemaError(f"a schema is a dict, JSON text or a path, not {type(source).__name__}")
+
+
+def _parse(text: str, where: str | None) -> Schema:
+    try:
+        return json.loads(text)  # type: ignore[no-any-return]
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise SchemaError(f"{where or 'schema text'} is not JSON: {exc}") from exc
+
+
+def _ask(
+    text: str,
+    where: str | None,
+    mode: str,
+    time_field: str | None,
+    time_unit: str | None,
+    settings: Settings | None,
+) -> str:
+    """The relay's answer (its stdout) on the schema ``text`` in ``mode``; its reason as a
+    :class:`SchemaError` when it refuses."""
+    binary = relay_binary(settings)
+    try:
+        stamp = binary.stat().st_mtime_ns
+    except OSError:
+        raise SchemaError(
+            f"cannot check the schema: the relay {binary} is missing (run `make relay`)"
+        ) from None
+    return _answer(str(binary), stamp, mode, text, time_field, time_unit, where)
+
+
+@functools.lru_cache(maxsize=64)
+def _answer(
+    binary: str,
+    stamp: int,
+    mode: str,
+    text: str,
+    time_field: str | None,
+    time_unit: str | None,
+    where: str | None,
+) -> str:
+    """One run of the relay in a schema mode, the schema on its stdin (``stamp``, the binary's
+    modification time, is part of the key so a rebuilt relay is asked again)."""
+    argv = [binary, mode, "-"] if mode == "--check-schema" else [binary, mode, "--schema", "-"]
+    if time_field is not None:
+        argv += ["--time-field", time_field]
+    if time_unit is not None:
+        argv += ["--time-unit", time_unit]
+    try:
+        done = subprocess.run(
+            argv,
+            input=text.encode("utf-8"),
+            capture_output=True,
+            timeout=RELAY_TIMEOUT_S,
+            check=False,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+    except (OSError, subprocess.TimeoutExpired, UnicodeEncodeError) as exc:
+        raise SchemaError(f"cannot check the schema with the relay {binary}: {exc}") from exc
+    if done.returncode == 0:
+        return done.stdout.decode("utf-8")
+    lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    reason = error_text(lines[-1]) if lines else f"the relay exited with status {done.returncode}"
+    reason = reason.removeprefix("schema /dev/stdin: ")
+    raise SchemaError(f"schema {where}: {reason}" if where else f"schema: {reason}")
 
 
 def _read_text(path: Path) -> str:
@@ -223,10 +235,3 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(f"cannot read schema file {path}: {exc}") from exc
-
-
-def _parse_json(text: str, where: str) -> Schema:
-    try:
-        return json.loads(text)  # type: ignore[no-any-return]
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"{where} is not JSON: {exc}") from exc

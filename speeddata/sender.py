@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import fastavro
+from fastavro.schema import SchemaParseException
 from fastavro.validation import ValidationError, validate
 
-from speeddata.channels import fingerprint_bytes
-from speeddata.schema import Schema, load_schema
+from speeddata.schema import Schema, SchemaError, fingerprint_bytes, read_schema
 
 Encoding = Literal["bare", "single-object"]
 
@@ -62,10 +62,15 @@ class Sender:
             raise ValueError(f"encoding must be 'bare' or 'single-object', not {encoding!r}")
         if not 1 <= max_datagram <= MAX_UDP_PAYLOAD:
             raise ValueError(f"max_datagram must be within 1..{MAX_UDP_PAYLOAD}")
-        self.schema = load_schema(schema)
+        # Any schema fastavro encodes with (no relay needed on a device; the relay judges the
+        # channel schema where it runs).
+        self.schema = read_schema(schema)
         self.encoding = encoding
         self.max_datagram = max_datagram
-        self._parsed = fastavro.parse_schema(self.schema)
+        try:
+            self._parsed = fastavro.parse_schema(self.schema)
+        except (SchemaParseException, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise SchemaError(f"not a schema to encode with: {exc}") from exc
         self._prefix = (
             b"" if encoding == "bare" else SINGLE_OBJECT_MAGIC + fingerprint_bytes(self.schema)
         )

@@ -24,8 +24,8 @@ import yaml
 from avro.datafile import DataFileReader
 
 from speeddata import archive
-from speeddata.channels import fingerprint, fingerprint_bytes
 from speeddata.config import ROOT
+from speeddata.schema import fingerprint, fingerprint_bytes
 from tests.procs import Proc, parse_logfmt, start, wait_until
 
 CHANNEL = "probe"

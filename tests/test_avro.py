@@ -8,7 +8,7 @@ from typing import Any
 import fastavro
 
 from speeddata._avro import without_logical_types
-from speeddata.channels import fingerprint
+from speeddata.schema import fingerprint
 
 MILLIS = {"type": "long", "logicalType": "timestamp-millis"}
 SCHEMA: dict[str, Any] = {

@@ -1,7 +1,8 @@
 import pytest
 
-from speeddata.channels import fingerprint, fingerprint_bytes, multicast_endpoints
+from speeddata.channels import multicast_endpoints
 from speeddata.config import SettingsError, load_settings
+from speeddata.schema import fingerprint, fingerprint_bytes
 
 
 def test_fingerprint_test_vector_of_the_contract():

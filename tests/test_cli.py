@@ -177,10 +177,15 @@ def test_cli_reference_is_current() -> None:
     assert done.returncode == 0, done.stderr + " (run: python -m speeddata.cli.reference)"
 
 
-def test_ctrl_c_during_start_up_stops_what_was_started(tmp_path: Path, procs: list) -> None:
+def test_ctrl_c_during_start_up_stops_what_was_started(
+    tmp_path: Path, procs: list, relay_binary: Path
+) -> None:
     started = tmp_path / "relays.pid"
     stub = tmp_path / "silent_relay"  # a relay that never says it is ready: ingest waits
-    stub.write_text(f"#!/bin/sh\necho $$ >> {started}\nexec sleep 60\n")
+    stub.write_text(  # (it judges schemas as the relay does)
+        f'#!/bin/sh\ncase "$1" in --*-schema) exec {relay_binary} "$@";; esac\n'
+        f"echo $$ >> {started}\nexec sleep 60\n"
+    )
     stub.chmod(0o755)
     system = make_system(tmp_path, stub)
     up = system.start("-m", "speeddata", "up", wait_ready=False)

@@ -13,8 +13,8 @@ import fastavro
 import pytest
 
 from speeddata import events
-from speeddata.channels import fingerprint_bytes
 from speeddata.events import EventError, assert_event_listed, batch_records, decode, encode
+from speeddata.schema import fingerprint_bytes
 
 
 def sample(schema: Any) -> Any:

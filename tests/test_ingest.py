@@ -15,11 +15,12 @@ from services.ingest._argv import relay_argv, write_schema
 from services.ingest._relay import Backoff
 from speeddata.bus import Subscriber
 from speeddata.catalog import configured_channels
-from speeddata.channels import fingerprint, multicast_endpoints
+from speeddata.channels import multicast_endpoints
 from speeddata.config import ROOT, load_settings
 from speeddata.demo import demo_records
 from speeddata.events import assert_event_listed
 from speeddata.logfmt import parse_line
+from speeddata.schema import fingerprint
 from speeddata.sender import Sender
 from tests.procs import Proc, wait_until
 from tests.system import PY, System, alive, make_system, relay_pids

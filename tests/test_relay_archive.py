@@ -13,9 +13,8 @@ from pathlib import Path
 import yaml
 
 from speeddata import archive
-from speeddata.channels import fingerprint
 from speeddata.config import ROOT
-from speeddata.schema import archive_schema
+from speeddata.schema import archive_schema, fingerprint
 from tests import logicaltypes
 from tests.procs import wait_until
 from tests.relaytools import (

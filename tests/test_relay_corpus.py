@@ -18,8 +18,7 @@ import pytest
 from avro.datafile import DataFileReader
 
 from speeddata import archive
-from speeddata.channels import fingerprint
-from speeddata.schema import archive_schema
+from speeddata.schema import archive_schema, fingerprint
 from tests.data.relay.make_corpus import CORPUS, MAX_BYTES, Entry, write_archive
 from tests.relaytools import read_apache, read_avrocat, read_fastavro
 

@@ -16,7 +16,7 @@ import pytest
 
 from speeddata import archive
 from speeddata.bus import Subscriber
-from speeddata.channels import fingerprint
+from speeddata.schema import fingerprint
 from tests.outputtools import (
     TIMEOUT,
     BusCollector,

@@ -1,15 +1,32 @@
-"""speeddata.schema: loading schemas, the archive schema, and the time unit rules."""
+"""speeddata.schema: loading schemas (the relay judges them), the archive schema the relay
+builds, and the time unit rules."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
+import fastavro
 import pytest
 
-from speeddata.config import ROOT
-from speeddata.schema import RX_TIME_FIELD, SchemaError, archive_schema, load_schema, time_unit
+from speeddata.config import ROOT, load_settings
+from speeddata.schema import (
+    RX_TIME_FIELD,
+    SchemaError,
+    archive_schema,
+    check_schema,
+    load_schema,
+    read_schema,
+    time_unit,
+)
+
+
+def _record(*fields: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "record", "name": "r", "fields": list(fields)}
+
 
 CHANNEL: dict[str, Any] = {
     "type": "record",
@@ -39,7 +56,9 @@ def test_load_schema_from_dict_text_and_path(tmp_path: Path):
     path.write_text(json.dumps(CHANNEL))
     for source in (CHANNEL, json.dumps(CHANNEL), "  " + json.dumps(CHANNEL), path, str(path)):
         assert load_schema(source) == CHANNEL
-    assert load_schema('"int"') == "int"
+    assert read_schema('"int"') == "int"  # not judged: no channel schema, but JSON
+    with pytest.raises(SchemaError, match="schema text is not JSON"):
+        read_schema('{"type": "record",')
     example = load_schema(ROOT / "config" / "agents" / "example.avsc")
     assert isinstance(example, dict) and example["name"] == "data"
 
@@ -48,16 +67,28 @@ def test_load_schema_from_dict_text_and_path(tmp_path: Path):
     ("source", "message"),
     [
         ("no/such/file.avsc", "cannot read"),
-        ('{"type": "record",', "not JSON"),
-        ({"type": "record", "name": "r", "fields": [{"name": "a", "type": "nope"}]}, "valid Avro"),
-        ({"type": "enum", "name": "e", "symbols": ["1x"]}, "valid Avro"),
-        ({"type": "fixed", "name": "f"}, "valid Avro"),
+        ('{"type": "record",', "not valid JSON"),
+        (_record({"name": "a", "type": "nope"}), 'unknown type "nope"'),
+        (_record({"name": "a", "type": {"type": "enum", "name": "e", "symbols": ["1x"]}}), "enum"),
+        (_record({"name": "a", "type": {"type": "fixed", "name": "f"}}), '"size"'),
+        ('"int"', "not a record"),
+        ({"type": "enum", "name": "e", "symbols": ["A"]}, "not a record"),
         (42, "a schema is"),
     ],
 )
 def test_load_schema_errors_are_schema_errors(source: Any, message: str):
     with pytest.raises(SchemaError, match=message):
         load_schema(source)
+    with pytest.raises(SchemaError, match=message):
+        check_schema(source)
+
+
+def test_an_error_names_the_file_and_the_relay_s_reason(tmp_path: Path):
+    path = tmp_path / "dup.avsc"
+    path.write_text(json.dumps(_record({"name": "a", "type": "int"}, {"name": "a", "type": "int"})))
+    with pytest.raises(SchemaError) as caught:
+        load_schema(path)
+    assert str(caught.value) == f'schema {path}: field "a" is declared twice'
 
 
 def test_load_schema_of_a_file_that_is_not_text(tmp_path: Path):
@@ -76,13 +107,13 @@ def test_archive_schema_puts_rx_time_first_and_keeps_everything_else():
         k: v for k, v in CHANNEL.items() if k != "fields"
     }
     assert CHANNEL["fields"][0]["name"] == "time"  # the input is not modified
-    load_schema(archived)
+    fastavro.parse_schema(archived)  # readers can read it
 
 
 @pytest.mark.parametrize(
     ("schema", "message"),
     [
-        ('"int"', "must be an Avro record"),
+        ('"int"', "not a record"),
         ({**CHANNEL, "fields": [{"name": "rx_time", "type": "long"}]}, "reserved"),
     ],
 )
@@ -174,7 +205,7 @@ def test_archive_schema_of_a_recursive_record_nests_the_channel_record(
     assert got == archived
     assert json.dumps(got) == json.dumps(archived), "key order differs from the relay's"
     assert json.dumps(channel) == before, "the input was modified"
-    load_schema(got)
+    fastavro.parse_schema(got)  # readers can read it
 
 
 @pytest.mark.parametrize(
@@ -199,8 +230,8 @@ def test_time_unit_resolution(field: str | None, fallback: str | None, unit: str
 @pytest.mark.parametrize(
     ("field", "fallback", "message"),
     [
-        ("missing", None, "no field 'missing'"),
-        ("value", None, "must be a long"),
+        ("missing", None, 'time field "missing" is not a field of the record'),
+        ("value", None, 'time field "value" is not a long'),
         ("plain", "minutes", "not one of"),
     ],
 )
@@ -216,5 +247,29 @@ def test_time_unit_of_the_demo_channels():
 
 
 def test_archive_schema_of_a_record_without_fields_is_a_schema_error():
-    with pytest.raises(SchemaError, match="list of fields"):
+    with pytest.raises(SchemaError, match='without a "fields" array'):
         archive_schema({"type": "record", "name": "x"})
+
+
+def test_a_missing_relay_is_a_one_line_schema_error(tmp_path: Path):
+    settings = load_settings(environ={}).override(relay={"binary": str(tmp_path / "nope")})
+    with pytest.raises(SchemaError, match=r"relay .*nope is missing \(run `make relay`\)"):
+        load_schema(CHANNEL, settings=settings)
+
+
+def test_the_relay_is_asked_once_per_schema(tmp_path: Path, relay_binary: Path):
+    """load_schema then time_unit of the same text (as the catalog does) run the relay once;
+    another text, or the relay rebuilt, asks again."""
+    calls = tmp_path / "calls"
+    wrapper = tmp_path / "relay"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {relay_binary} "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    settings = load_settings(environ={}).override(relay={"binary": str(wrapper)})
+    text = json.dumps({**CHANNEL, "doc": f"asked once {tmp_path}"})
+    load_schema(text, time_field="t_ms", settings=settings)
+    assert time_unit(text, "t_ms", settings=settings) == "ms"
+    assert len(calls.read_text().splitlines()) == 1
+    load_schema(text + " ", time_field="t_ms", settings=settings)
+    os.utime(wrapper, ns=(0, wrapper.stat().st_mtime_ns + 1_000_000_000))
+    load_schema(text, time_field="t_ms", settings=settings)
+    assert len(calls.read_text().splitlines()) == 3

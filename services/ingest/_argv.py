@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from speeddata.catalog import Channel
-from speeddata.channels import fingerprint, multicast_endpoints
+from speeddata.channels import Channel, multicast_endpoints
 from speeddata.config import Settings
+from speeddata.schema import fingerprint
 
 
 def write_schema(channel: Channel, data_dir: Path) -> Path:

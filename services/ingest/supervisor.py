@@ -16,7 +16,8 @@ from services.ingest._relay import Backoff, SupervisedRelay
 from speeddata._service import StartError
 from speeddata._signals import stop_on_signals
 from speeddata.bus import Publisher
-from speeddata.catalog import Channel, ChannelError, configured_channels
+from speeddata.catalog import ChannelError, configured_channels
+from speeddata.channels import Channel
 from speeddata.config import Settings
 from speeddata.logfmt import LineForwarder, format_line
 

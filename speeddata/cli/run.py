@@ -15,8 +15,8 @@ import typer
 from speeddata._process import ChildProcess
 from speeddata._service import StartError
 from speeddata._signals import parent_env, stop_on_signals
-from speeddata.catalog import Channel, ChannelError, configured_channels
-from speeddata.channels import multicast_endpoints
+from speeddata.catalog import ChannelError, configured_channels
+from speeddata.channels import Channel, multicast_endpoints
 from speeddata.cli._common import CliError, ConfigOption, DataDirOption, settings_from
 from speeddata.config import Settings
 from speeddata.demo import GENERATORS

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from speeddata.bus import Event
-from speeddata.catalog import Channel, ChannelError, configured_channels, find_channel
-from speeddata.channels import fingerprint
+from speeddata.catalog import ChannelError, configured_channels, find_channel
+from speeddata.channels import Channel
 from speeddata.cli._bus import bus_events
 from speeddata.cli._common import (
     CliError,
@@ -22,6 +22,7 @@ from speeddata.cli._common import (
 )
 from speeddata.cli._table import status_rows, status_table
 from speeddata.events import EventError, batch_records, batch_schema
+from speeddata.schema import fingerprint
 
 
 def events(

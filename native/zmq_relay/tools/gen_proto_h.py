@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from speeddata.channels import fingerprint
+from speeddata.schema import fingerprint
 from speeddata.config import ROOT
 
 PROTO = ROOT / "proto"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from speeddata.channels import fingerprint
+from speeddata.schema import fingerprint
 from tests.conftest import RELAY_BINARY
 from tests.procs import start
 from tests.relaytools import Relay, encode_apache, encode_fastavro, relay_argv, single_object
