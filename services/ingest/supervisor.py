@@ -139,10 +139,10 @@ def run(settings: Settings, publish: Publish | None = None) -> int:
 
 def _run(settings: Settings, publish: Publish | None, logs: LineForwarder) -> int:
     try:
-        channels = configured_channels(settings)
         binary = settings.path(settings.relay.binary)
-        if not os.access(binary, os.X_OK):
+        if not os.access(binary, os.X_OK):  # first: it also judges the channels' schemas
             raise ChannelError(f"relay binary {binary} is missing: run `make relay`")
+        channels = configured_channels(settings)
         lock = SupervisorLock(settings.data_dir / "run" / LOCK_NAME)
     except (ChannelError, LockHeld) as e:
         raise StartError(str(e), START_FAILED) from None
