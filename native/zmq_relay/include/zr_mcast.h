@@ -8,7 +8,10 @@
  * or records packed by copy (the decimated stream): records back to back in one datagram of at
  * most `pack_bytes`, never split; a record that does not fit closes the datagram and starts
  * the next, a record of `pack_bytes` or more goes alone (pack_bytes 0: one record per
- * datagram). The last datagram stays open for more records until it is full or sent. */
+ * datagram). The last datagram stays open for more records until it is full or sent.
+ *
+ * Runs of queued datagrams of one size are sent as one message with UDP GSO where the kernel
+ * and the route's device can (the same datagrams on the wire, fewer passes of the send path). */
 #ifndef ZR_MCAST_H
 #define ZR_MCAST_H
 

@@ -49,9 +49,21 @@ struct zr_mcast {
     int64_t open_since;                 /* CLOCK_MONOTONIC when it was opened */
 };
 
-/* Opens and configures the socket; on failure keeps fd = -1 and remembers errno.
- * The socket is connected to the group: the kernel then keeps the route, instead of looking
- * it up for every datagram sent. */
+/* GSO when the kernel knows UDP_SEGMENT (set to 0 on the socket: each message asks for its
+ * own), for segments that fit the route's MTU (a longer datagram is sent alone). */
+static void probe_gso(zr_mcast *m)
+{
+    int mtu = 0, seg = 0;
+    socklen_t len = sizeof mtu;
+    m->gso_max = 0;
+    if (m->fd >= 0 && !getsockopt(m->fd, IPPROTO_IP, IP_MTU, &mtu, &len) &&
+        mtu > UDP_IP_HEADERS && !setsockopt(m->fd, IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof seg))
+        m->gso_max = (size_t)mtu - UDP_IP_HEADERS;
+}
+
+/* Opens and configures the socket; on failure keeps fd = -1 and remembers errno. The socket
+ * is connected to the group (so that IP_MTU tells the route's MTU; the kernel still looks the
+ * route up for each message sent to a multicast group, once per GSO run). */
 static void setup(zr_mcast *m)
 {
     unsigned char ttl = (unsigned char)m->ttl, loop = 1;
@@ -68,13 +80,7 @@ static void setup(zr_mcast *m)
     if (fd < 0)
         m->last_errno = errno;
     m->fd = fd;
-    int mtu = 0, seg = 0;
-    socklen_t len = sizeof mtu;
-    m->gso_max = 0;
-    /* GSO when the kernel knows UDP_SEGMENT (set to 0 here: off until a message asks) */
-    if (fd >= 0 && !getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &len) && mtu > UDP_IP_HEADERS &&
-        !setsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof seg))
-        m->gso_max = (size_t)mtu - UDP_IP_HEADERS;
+    probe_gso(m);
 }
 
 int zr_mcast_create(zr_mcast **out, const zr_endpoint *dest, struct in_addr iface, int ttl,
