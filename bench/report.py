@@ -237,7 +237,8 @@ def _noise(ctx: Context, results: Sequence[CaseResult]) -> list[str]:
         "## Noise",
         "",
         f"Spread of the zero-loss rate over {ctx.repeats} repeats, (max - min) / median, per"
-        " receiver; the sweep's step (25 k datagrams/s near the top) bounds the resolution."
+        " receiver; the sweep's step (25 k datagrams/s; 5 to 10 k for 8 KB datagrams) bounds the"
+        " resolution."
         " Other work on the machine (see the load average) lowers every figure.",
         "",
     ]
