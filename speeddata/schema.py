@@ -17,8 +17,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from fastavro.schema import SchemaParseException, parse_schema, to_parsing_canonical_form
 from fastavro.schema import fingerprint as _fingerprint
-from fastavro.schema import parse_schema, to_parsing_canonical_form
 
 from speeddata.config import Settings, SettingsError, load_settings
 from speeddata.logfmt import error_text
@@ -126,11 +126,15 @@ def fingerprint(schema: Any) -> str:
     digits of its 8 wire bytes in order (``"int"`` -> ``8f5c393f1ad57572``).
 
     ``schema`` is the schema as parsed JSON (dict, list or a type name such as ``"int"``) or
-    its JSON text."""
+    its JSON text. Raises :class:`SchemaError` when fastavro cannot form its Parsing Canonical
+    Form (the relay accepts ``{"type": "<name>"}`` references, which fastavro does not)."""
     if isinstance(schema, str | bytes):
         with contextlib.suppress(ValueError):  # not JSON: a type name
             schema = json.loads(schema)
-    canonical = to_parsing_canonical_form(parse_schema(schema, _write_hint=False))
+    try:
+        canonical = to_parsing_canonical_form(parse_schema(schema, _write_hint=False))
+    except (SchemaParseException, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise SchemaError(f"no fingerprint for this schema: {exc}") from exc
     return str(_fingerprint(canonical, "CRC-64-AVRO"))
 
 

@@ -10,6 +10,7 @@ import yaml
 
 from speeddata.catalog import ChannelError, configured_channels
 from speeddata.config import ROOT, load_settings
+from speeddata.schema import fingerprint
 
 INLINE = {"type": "record", "name": "t", "fields": [{"name": "x", "type": "double"}]}
 
@@ -67,3 +68,20 @@ def test_time_field_unit_and_archive_schema_are_the_relay_s(tmp_path: Path) -> N
     bad = {**channel, "time_field": "x"}
     with pytest.raises(ChannelError, match='channel c: schema: time field "x" is not a long'):
         configured_channels(settings_with(tmp_path, bad))
+
+
+def test_a_schema_without_a_fingerprint_is_a_channel_error(tmp_path: Path) -> None:
+    """The relay accepts {"type": "<name>"} references; fastavro cannot fingerprint them, and
+    ingest needs the fingerprint: one clear error, not a traceback at start."""
+    fixed = {"type": "fixed", "name": "F", "size": 2}
+    schema = {
+        **INLINE,
+        "fields": [{"name": "a", "type": fixed}, {"name": "b", "type": {"type": "F"}}],
+    }
+    settings = settings_with(tmp_path, {"name": "ref", "port": 26100, "schema": schema})
+    try:
+        (channel,) = configured_channels(settings)
+    except ChannelError as exc:
+        assert str(exc).startswith("channel ref: no fingerprint for this schema")
+    else:  # the day fastavro reads the form (or the relay rewrites it)
+        assert len(fingerprint(channel.schema)) == 16
