@@ -128,8 +128,11 @@ void zr_decimate_destroy(zr_decimator *d)
     free(d);
 }
 
-/* Adds one value (at p, the field's bytes) to its accumulator; nulls are skipped. */
-static void accumulate(acc *a, const field_plan *f, const uint8_t *p, size_t len)
+/* Adds one value (at p, the field's bytes) to its accumulator, only what the algorithm
+ * reads of it (mean: the sum, rms: the sum of squares, minmax: the extremes); nulls are
+ * skipped. */
+static void accumulate(acc *a, const field_plan *f, zr_algorithm algo, const uint8_t *p,
+                       size_t len)
 {
     int64_t branch = 0, iv = 0;
     double dv = 0;
@@ -142,10 +145,14 @@ static void accumulate(acc *a, const field_plan *f, const uint8_t *p, size_t len
     }
     if (f->kind == K_INT || f->kind == K_LONG) {
         zr_varint_get(p, len, &iv);
-        a->isum += iv;
-        a->isq += (long double)iv * (long double)iv;
-        a->imin = a->count && a->imin <= iv ? a->imin : iv;
-        a->imax = a->count && a->imax >= iv ? a->imax : iv;
+        if (algo == ZR_ALG_MEAN) {
+            a->isum += iv;
+        } else if (algo == ZR_ALG_RMS) {
+            a->isq += (long double)iv * (long double)iv;
+        } else {
+            a->imin = a->count && a->imin <= iv ? a->imin : iv;
+            a->imax = a->count && a->imax >= iv ? a->imax : iv;
+        }
     } else {
         if (f->kind == K_FLOAT) {
             float fv;
@@ -154,10 +161,14 @@ static void accumulate(acc *a, const field_plan *f, const uint8_t *p, size_t len
         } else {
             memcpy(&dv, p, 8);
         }
-        a->dsum += dv;
-        a->dsq += dv * dv;
-        a->dmin = a->count && !(dv < a->dmin) ? a->dmin : dv;
-        a->dmax = a->count && !(dv > a->dmax) ? a->dmax : dv;
+        if (algo == ZR_ALG_MEAN) {
+            a->dsum += dv;
+        } else if (algo == ZR_ALG_RMS) {
+            a->dsq += dv * dv;
+        } else {
+            a->dmin = a->count && !(dv < a->dmin) ? a->dmin : dv;
+            a->dmax = a->count && !(dv > a->dmax) ? a->dmax : dv;
+        }
     }
     a->count++;
 }
@@ -287,7 +298,7 @@ size_t zr_decimate_push(zr_decimator *d, const uint8_t *rec, size_t len, const z
     d->cur = (held){rec, fields, rx_ns};
     for (size_t i = 0; i < s->nfields; i++) {
         if (d->plan[i].kind != K_COPY)
-            accumulate(&d->accs[i], &d->plan[i], rec + fields[i].off, fields[i].len);
+            accumulate(&d->accs[i], &d->plan[i], d->algo, rec + fields[i].off, fields[i].len);
     }
     if (d->pos == 0 && d->algo == ZR_ALG_MINMAX) {
         memcpy(d->first_buf, rec, len);
