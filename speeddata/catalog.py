@@ -11,7 +11,7 @@ from typing import Any
 
 from speeddata.channels import Channel
 from speeddata.config import Settings
-from speeddata.schema import SchemaError, archive_schema, fingerprint, load_schema, time_unit
+from speeddata.schema import SchemaError, archive_schema, load_schema, time_unit
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 ALGORITHMS = ("downsample", "mean", "minmax", "rms", "average")
@@ -70,7 +70,6 @@ def _channel(entry: Any, settings: Settings) -> Channel:
         )
         unit = time_unit(text, time_field, entry.get("time_unit"), settings=settings)
         archived = archive_schema(text, settings=settings)
-        fingerprint(schema)  # ingest passes it to the relay: it must exist
     except SchemaError as e:
         raise ChannelError(f"channel {name}: {e}") from None
     return Channel(

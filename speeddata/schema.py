@@ -127,7 +127,7 @@ def fingerprint(schema: Any) -> str:
 
     ``schema`` is the schema as parsed JSON (dict, list or a type name such as ``"int"``) or
     its JSON text. Raises :class:`SchemaError` when fastavro cannot form its Parsing Canonical
-    Form (the relay accepts ``{"type": "<name>"}`` references, which fastavro does not)."""
+    Form."""
     if isinstance(schema, str | bytes):
         with contextlib.suppress(ValueError):  # not JSON: a type name
             schema = json.loads(schema)

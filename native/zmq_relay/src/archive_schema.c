@@ -5,7 +5,7 @@
  * new record named after it + "_archive" (once more while that name is taken), without its
  * aliases, whose first reference to the channel record (in document order) is replaced by the
  * channel record's definition; a named type is defined at its first occurrence and referred
- * to by full name after. speeddata.schema.archive_schema builds the same. */
+ * to by full name after. speeddata.schema asks the relay for it (--print-archive-schema). */
 #include "zr_archive_schema.h"
 
 #include <stdlib.h>

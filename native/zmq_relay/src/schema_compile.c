@@ -248,7 +248,12 @@ static zr_node *complex_type(zr_cctx *c, json_t *j, const char *ns)
         return container(c, j, ns, ZR_T_ARRAY);
     if (!strcmp(type, "map"))
         return container(c, j, ns, ZR_T_MAP);
-    return zr_names_reference(c, type, ns);
+    /* {"type": "<name>"}: Java's parser reads it as a reference, but fastavro and Apache avro
+     * (Python) refuse it, so an archive schema holding it would be unreadable to our readers. */
+    if (!zr_names_reference(c, type, ns))
+        return NULL;
+    return zr_compile_fail(c, "{\"type\": \"%s\"}: a named type is referenced by its name alone",
+                           type);
 }
 
 zr_node *zr_compile(zr_cctx *c, json_t *j, const char *ns)

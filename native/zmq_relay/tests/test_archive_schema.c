@@ -87,12 +87,6 @@ static const struct {
      "'name':'X','namespace':'n','fields':[{'name':'a','type':'a.Y'},{'name':'b','type':{"
      "'type':'record','name':'a.X','fields':[{'name':'k','type':'int'}]}}]}]}]}},"
      "{'name':'b','type':'a.X'}]}"},
-    /* a reference written as {'type': name} */
-    {"{'type':'record','name':'o','fields':[{'name':'a','type':{'type':'map','values':"
-     "{'type':'o'}}}]}",
-     "{'type':'record','name':'o_archive','fields':[" RX ",{'name':'a','type':{'type':'map',"
-     "'values':{'type':'record','name':'o','fields':[{'name':'a','type':{'type':'map','values':"
-     "{'type':'o'}}}]}}}]}"},
 };
 
 static void test_recursive_archive_schema(void)

@@ -26,6 +26,8 @@ static const struct {
     {REC("{'name':'a','type':'bo\\nol\\u0001'}"), NULL, NULL, "unknown type \"bo\\nol\\x01\""},
     {REC("{'name':'a','type':{'type':'array','items':'foo'}}"), NULL, NULL, "unknown type"},
     {REC("{'name':'a','type':{'type':'bar'}}"), NULL, NULL, "unknown type \"bar\""},
+    {REC("{'name':'a','type':{'type':'fixed','name':'F','size':2}},{'name':'b','type':{'type':'F'}}"),
+     NULL, NULL, "{\"type\": \"F\"}: a named type is referenced by its name alone"},
     {REC("{'name':'a','type':{'type':5}}"), NULL, NULL, "string \"type\""},
     {REC("{'name':'a','type':5}"), NULL, NULL, "a type must be"},
     {REC("{'name':'a'}"), NULL, NULL, "has no \"type\""},
