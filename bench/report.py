@@ -151,13 +151,20 @@ def _targets(results: Sequence[CaseResult]) -> list[str]:
 
 def _relative_row(relay: Figures, copy: Figures, what: str) -> str:
     """The relay's zero-loss rate against 80% of the copy relay's, in the same case. A copy
-    relay that never lost has a lower bound for a figure: then the ratio is an upper bound."""
-    ok = copy.median > 0 and relay.median >= RELATIVE_TO_COPY * copy.median
-    ratio = relay.median / copy.median if copy.median else 0.0
+    relay that never lost has a lower bound for a figure: then the ratio is an upper bound.
+    One that lost at every rate has none: the comparison is inconclusive (the sweep started
+    above it, e.g. on a busy machine), neither pass nor fail."""
+    target = f"| relay zero-loss rate >= 80% of the copy relay's ({what}) | "
+    if not copy.median:
+        return (
+            target + f"{_rate(relay)} vs copy relay lost at every rate (repeats {_k(relay)}"
+            f" vs {_k(copy)}) | inconclusive |"
+        )
+    ok = relay.median >= RELATIVE_TO_COPY * copy.median
+    ratio = relay.median / copy.median
     bound = "<= " if copy.never_lost and not relay.never_lost else ""
     return (
-        f"| relay zero-loss rate >= 80% of the copy relay's ({what}) | "
-        f"{_rate(relay)} vs {_rate(copy)} datagrams/s ({bound}{ratio:.0%}; repeats"
+        target + f"{_rate(relay)} vs {_rate(copy)} datagrams/s ({bound}{ratio:.0%}; repeats"
         f" {_k(relay)} vs {_k(copy)}) | {_verdict(ok)} |"
     )
 
