@@ -6,10 +6,13 @@
 >>> for event in subscribe(["relay.status", "bus"]):    # connects to settings.bus.xpub
 ...     print(event.topic, event.fields)
 
-The bus is lossy by contract: a publisher never blocks and counts what it drops; a subscriber
-drops exact repeats of (source, seq), which the proxy's last-value cache produces on purpose
-when another subscriber joins. ZeroMQ reconnects both to a restarted proxy by itself, and a
-subscriber's subscriptions make the proxy replay its cache on every (re)connection.
+The bus is lossy by contract: a publisher never blocks and counts what it drops; the proxy
+drops what a slow subscriber's queue cannot take, for that subscriber only. A
+:class:`Subscriber` drops exact repeats of (source, seq), which the proxy's last-value cache
+produces on purpose when another subscriber joins, and counts its losses from the gaps in each
+source's seq (``sub.lost``, ``sub.lost_by_source()``, ``on_gap=``). ZeroMQ reconnects both to a
+restarted proxy by itself, and a subscriber's subscriptions make the proxy replay its cache on
+every (re)connection.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from __future__ import annotations
 import atexit
 import os
 import time
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import zmq
 
+from speeddata import events
+from speeddata._bus_seq import Gap, SeqTracker, Verdict
 from speeddata.config import Settings, SettingsError, load_settings
 from speeddata.events import EventError, decode, encode
 
@@ -32,10 +36,6 @@ RECONNECT_IVL_MS = 100
 RECONNECT_IVL_MAX_MS = 2000
 HEARTBEAT_IVL_MS = 1000
 HEARTBEAT_TIMEOUT_MS = 3000
-SEEN_WINDOW = 4096
-"""Sequence numbers remembered per source for duplicate detection."""
-SEEN_SOURCES = 4096
-"""Sources remembered for duplicate detection (least recently seen forgotten first)."""
 
 
 class BusTimeout(TimeoutError):
@@ -208,34 +208,35 @@ def topic_matches(topic: str, filters: Iterable[str]) -> bool:
     return any(not f or topic == f or topic.startswith(f + ".") for f in filters)
 
 
-class _SeenEvents:
-    """Remembers recent (source, seq) pairs so exact repeats can be dropped."""
+def unlisted_filters(filters: Iterable[str]) -> list[str]:
+    """The filters (normalized, as :func:`topic_filters` makes them) that no topic listed in
+    proto/topics.yaml can match: nothing would ever arrive through them. A placeholder
+    segment (``<channel>``) matches any name: ``relay.status`` and ``relay.status.example``
+    are listed, ``nosuch`` and ``relay.status.example.x`` are not."""
+    patterns = [spec.segments for spec in events.topics()]
+    return [f for f in filters if f and not any(_can_match(f, p) for p in patterns)]
 
-    def __init__(self, window: int = SEEN_WINDOW, sources: int = SEEN_SOURCES) -> None:
-        self._window = window
-        self._max_sources = sources
-        self._sources: OrderedDict[str, set[int]] = OrderedDict()
 
-    def first_time(self, source: str, seq: int) -> bool:
-        seqs = self._sources.get(source)
-        if seqs is None:
-            seqs = self._sources[source] = set()
-            if len(self._sources) > self._max_sources:
-                self._sources.popitem(last=False)
-        self._sources.move_to_end(source)
-        if seq in seqs:
-            return False
-        seqs.add(seq)
-        if len(seqs) > 2 * self._window:
-            newest = sorted(seqs)[-self._window :]
-            seqs.clear()
-            seqs.update(newest)
-        return True
+def _can_match(wanted: str, pattern: tuple[str, ...]) -> bool:
+    segments = wanted.split(".")
+    if len(segments) > len(pattern):
+        return False
+    return all(p.startswith("<") or p == s for s, p in zip(segments, pattern, strict=False))
 
 
 class Subscriber:
     """Receives events from the proxy's XPUB endpoint: whole-segment topic matches only,
-    decoded, without duplicates. Counters: ``received``, ``duplicates``, ``undecodable``."""
+    decoded, without duplicates, its losses counted.
+
+    Counters: ``received`` (events returned), ``duplicates`` (exact repeats of (source, seq)
+    dropped), ``undecodable``, and the losses: :attr:`lost`, :attr:`gaps`, :attr:`late`,
+    :meth:`lost_by_source`. A loss is a gap in a source's ``seq`` (the bus drops what a slow
+    subscriber's queue cannot take, for that subscriber only). What is not a loss: a source's
+    first event (joining mid-stream), a new source (a restarted process counts from 1 again),
+    the proxy's cache replays (repeats, or old events ahead of the live ones), and the seqs of
+    topics outside this subscriber's filters: gaps are counted only for sources whose every
+    listed topic the filters take in (:meth:`checks_gaps`; every source under ``""``).
+    ``on_gap`` is called with each :class:`Gap` as it is found."""
 
     def __init__(
         self,
@@ -243,6 +244,7 @@ class Subscriber:
         settings: Settings | None = None,
         endpoint: str | None = None,
         context: zmq.Context | None = None,
+        on_gap: Callable[[Gap], None] | None = None,
     ) -> None:
         settings = settings or load_settings()
         self.endpoint: str = endpoint or settings.bus.xpub
@@ -250,13 +252,38 @@ class Subscriber:
         self.received = 0
         self.duplicates = 0
         self.undecodable = 0
-        self._seen = _SeenEvents()
+        self._on_gap = on_gap
+        self._seqs = SeqTracker(self.filters)
         self._sock = (context or zmq.Context.instance()).socket(zmq.SUB)
         configure_socket(self._sock, settings)
         self._sock.setsockopt(zmq.LINGER, 0)
         for f in self.filters:
             self._sock.setsockopt(zmq.SUBSCRIBE, f.encode())
         self._sock.connect(self.endpoint)
+
+    @property
+    def lost(self) -> int:
+        """Events lost so far, over every source whose gaps are counted (late ones taken off)."""
+        return self._seqs.lost
+
+    @property
+    def gaps(self) -> int:
+        """Gaps found so far (runs of consecutive lost events)."""
+        return self._seqs.gaps
+
+    @property
+    def late(self) -> int:
+        """Events counted lost that came after all (a cache replay), taken off :attr:`lost`."""
+        return self._seqs.late
+
+    def lost_by_source(self) -> dict[str, int]:
+        """Events lost per source (sources that lost none left out; of the last 4096 sources
+        heard, while :attr:`lost` counts them all)."""
+        return self._seqs.lost_by_source()
+
+    def checks_gaps(self, source: str) -> bool:
+        """True when this subscriber's filters let it count ``source``'s gaps."""
+        return self._seqs.checks(source)
 
     def recv(self, timeout: float | None = None) -> Event | None:
         """The next new matching event; None when none came within ``timeout`` seconds
@@ -284,9 +311,12 @@ class Subscriber:
         except EventError:
             self.undecodable += 1
             return None
-        if not self._seen.first_time(fields["source"], fields["seq"]):
+        verdict, gap = self._seqs.observe(topic, fields["source"], fields["seq"])
+        if verdict is Verdict.DUPLICATE:
             self.duplicates += 1
             return None
+        if gap is not None and self._on_gap is not None:
+            self._on_gap(gap)
         self.received += 1
         return Event(topic, name, fields)
 

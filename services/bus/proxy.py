@@ -34,11 +34,9 @@ class Counters:
     messages_out: int = 0
     bytes_out: int = 0
     malformed: int = 0
-    forward_dropped: int = 0
     subscriptions: int = 0
     unsubscriptions: int = 0
     cache_sent: int = 0
-    cache_dropped: int = 0
     undecodable: int = 0
 
 
@@ -58,13 +56,10 @@ class Proxy:
         # Every subscribe and unsubscribe reaches the loop: a joining subscriber gets the
         # cache even when another already subscribed to the same prefix.
         self.xpub.setsockopt(zmq.XPUB_VERBOSER, 1)
-        # NODROP: a message that some matching subscriber's queue (at bus.hwm) cannot take is
-        # refused with EAGAIN instead of being dropped silently for that subscriber, so the
-        # proxy counts it (forward_dropped, cache_dropped) and moves on. The price: such a
-        # message goes to none of its subscribers, so a subscriber that stops reading costs
-        # the others of its topics their messages until it reads again (or its connection
-        # dies). See docs/decisions/2026-11-21-bus-last-value-cache.md.
-        self.xpub.setsockopt(zmq.XPUB_NODROP, 1)
+        # No XPUB_NODROP, on purpose: a message that one subscriber's queue (at bus.hwm)
+        # cannot take is dropped for that subscriber only, inside ZeroMQ, and the send never
+        # fails. The proxy cannot see those drops; each subscriber counts its own from the
+        # gaps in (source, seq). See docs/decisions/2026-12-01-bus-drops-per-subscriber.md.
         self.xsub_endpoint = _bind(self.xsub, settings.bus.xsub, "xsub")
         self.xpub_endpoint = _bind(self.xpub, settings.bus.xpub, "xpub")
         # The cache must hear cached topics and channel removals even with no subscriber.
@@ -103,7 +98,7 @@ class Proxy:
                 self.counters.malformed += 1
                 continue
             topic, payload = frames
-            self._send(topic, payload, "forward_dropped")
+            self._send(topic, payload)
             self.cache.offer(topic, payload, now)
             if topic.startswith(REMOVAL_PREFIX):
                 self._channel_event(payload)
@@ -132,18 +127,15 @@ class Proxy:
             self.counters.subscriptions += 1
             self.cache.expire(time.monotonic())
             for topic, payload in self.cache.matching(frame[1:]):
-                if self._send(topic, payload, "cache_dropped"):
-                    self.counters.cache_sent += 1
+                self._send(topic, payload)
+                self.counters.cache_sent += 1
 
-    def _send(self, topic: bytes, payload: bytes, drop_counter: str) -> bool:
-        try:
-            self.xpub.send_multipart([topic, payload], zmq.NOBLOCK)
-        except zmq.Again:
-            setattr(self.counters, drop_counter, getattr(self.counters, drop_counter) + 1)
-            return False
+    def _send(self, topic: bytes, payload: bytes) -> None:
+        """Hands a message to every matching subscriber whose queue has room; never blocks
+        and never fails (an XPUB without NODROP drops per subscriber instead)."""
+        self.xpub.send_multipart([topic, payload], zmq.NOBLOCK)
         self.counters.messages_out += 1
         self.counters.bytes_out += len(topic) + len(payload)
-        return True
 
     def status(self) -> dict[str, Any]:
         """The fields of the next bus.status event."""
@@ -163,7 +155,7 @@ class Proxy:
 
     def _publish_status(self, now: float) -> None:
         topic, payload = STATUS_TOPIC.encode(), events.encode(STATUS_TOPIC, self.status())
-        self._send(topic, payload, "forward_dropped")
+        self._send(topic, payload)
         self.cache.offer(topic, payload, now)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
 
-from speeddata.bus import Event
+from speeddata.bus import Event, Gap, Subscriber
 from speeddata.catalog import ChannelError, configured_channels, find_channel
 from speeddata.channels import Channel
 from speeddata.cli._bus import bus_events
@@ -32,7 +33,8 @@ def events(
             "--topic",
             "-t",
             help="Topic prefix of whole dot-separated segments (repeatable): relay.status, "
-            "data.example, ingest. Default: every topic.",
+            "data.example, ingest. Default: every topic. One that no topic in "
+            "proto/topics.yaml can match is an error.",
         ),
     ] = [""],  # noqa: B006 (typer reads the default, never mutates it)
     count: CountOption = 0,
@@ -44,16 +46,53 @@ def events(
 
     Each line: {"topic", "event" (the event type), then the event's fields}.
     Timestamps are integers (ns since the Unix epoch); bytes fields, such as the records of
-    data.<channel>, are hex strings."""
+    data.<channel>, are hex strings.
+
+    The bus drops what a reader too slow to keep up (a paused pager) cannot take, for that
+    reader only. Lost events are found from the gaps in each source's seq: one line on stderr
+    per gap, and a summary on stderr at exit when any were lost. Gaps are counted for the
+    sources whose every topic is subscribed (all of them by default)."""
     settings = settings_from(config, data_dir)
     printed = 0
-    for event in bus_events(settings, topic, timeout):
-        if event is None:
-            continue
-        _print_json({"topic": event.topic, "event": event.name, **event.fields})
-        printed += 1
-        if count and printed >= count:
-            return
+    feed = bus_events(settings, topic, timeout, on_gap=_report_gap, on_close=_report_losses)
+    try:
+        for event in feed:
+            if event is None:
+                continue
+            _print_json({"topic": event.topic, "event": event.name, **event.fields})
+            printed += 1
+            if count and printed >= count:
+                return
+    finally:
+        feed.close()  # the summary, also after Ctrl-C or a reader that left
+
+
+def _report_gap(gap: Gap) -> None:
+    seqs = f"seq {gap.first}" if gap.lost == 1 else f"seq {gap.first} to {gap.last}"
+    _print_err(f"sdctl: lost {_events(gap.lost)} of {gap.source} ({seqs})")
+
+
+def _report_losses(sub: Subscriber) -> None:
+    """The summary at exit, when the subscriber lost anything (or got a loss back)."""
+    if not sub.lost and not sub.late:
+        return
+    by_source = sorted(sub.lost_by_source().items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{source}: {n}" for source, n in by_source[:5])
+    if len(by_source) > 5:
+        shown += f", {len(by_source) - 5} more sources"
+    gaps = "1 gap" if sub.gaps == 1 else f"{sub.gaps} gaps"
+    line = f"sdctl: lost {_events(sub.lost)} in {gaps}" + (f" ({shown})" if shown else "")
+    late = f"; {_events(sub.late)} counted lost came later" if sub.late else ""
+    _print_err(line + late)
+
+
+def _events(n: int) -> str:
+    return "1 event" if n == 1 else f"{n} events"
+
+
+def _print_err(line: str) -> None:
+    """One line on stderr, never mixed into the JSON lines of stdout."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def tail(
