@@ -352,27 +352,47 @@ def test_publisher_never_blocks_and_counts_drops(ctx: zmq.Context) -> None:
     sink.close()
 
 
-def test_a_stalled_subscriber_makes_the_proxy_count_drops(
+FLOOD_BYTES = 96 * 1024 * 1024
+"""What the flood sends past a stalled subscriber: well beyond every buffer on its way (queues
+of bus.hwm = 10 messages, a loopback TCP socket's send and receive buffers)."""
+
+
+def test_a_stalled_subscriber_leaves_the_others_heartbeats_untouched(
     procs: list[Proc], ctx: zmq.Context
 ) -> None:
     bus = start_bus(procs, env={"SPEEDDATA__BUS__HWM": "10"})
-    settings = bus_settings(bus)
-    stalled = ctx.socket(zmq.SUB)
-    stalled.setsockopt(zmq.LINGER, 0)
-    stalled.setsockopt(zmq.RCVHWM, 10)
-    stalled.setsockopt(zmq.RCVBUF, 4096)
-    stalled.setsockopt(zmq.SUBSCRIBE, b"data")
-    stalled.connect(bus.ready["xpub"])  # subscribes, then never reads
-    batch = {**data_batch("example"), "records": bytes(64 * 1024)}
-    with Publisher("relay", "example", settings, context=ctx) as pub:
-        flood = lambda: [pub.publish("data.example", batch) for _ in range(20)]  # noqa: E731
-        try:
-            with Subscriber("bus.status", settings, context=ctx) as status:
-                pump(flood, status, lambda seen: any(e.fields["forward_dropped"] for e in seen))
-        finally:
-            stalled.close()
-        with Subscriber("data.example", settings, context=ctx) as reader:
-            pump(flood, reader, bool)  # the stalled one gone, the topic flows again
+    publishers = bus_settings(bus)
+    small = publishers.override(bus={"hwm": 10})
+    batch = {**data_batch("flood"), "records": bytes(64 * 1024)}
+    with (
+        Publisher("tool", "beat", publishers, context=ctx) as beat,
+        Publisher("tool", "flood", publishers, context=ctx) as flood,
+        Subscriber("relay.status.beat", small, context=ctx) as healthy,
+        Subscriber("", small, context=ctx) as stalled,  # subscribes to all, then never reads
+    ):
+        heartbeat = lambda: beat.publish("relay.status.beat", relay_status("beat"))  # noqa: E731
+        beats = pump(heartbeat, healthy, bool)  # both subscriptions are in place
+        sent = 0
+        deadline = time.monotonic() + 60
+        while sent < FLOOD_BYTES:  # a heartbeat every 50 ms, the flood in between
+            assert time.monotonic() < deadline, f"flooded only {sent} bytes in 60 s"
+            heartbeat()
+            for _ in range(40):
+                sent += len(batch["records"]) * flood.publish("data.flood", batch)
+            while (event := healthy.recv(0.05)) is not None:
+                beats.append(event)
+        mark = beat.seq
+        beats += pump(heartbeat, healthy, lambda seen: any(e.seq >= mark for e in seen))
+        seqs = [e.seq for e in beats]
+        assert seqs == list(range(seqs[0], seqs[-1] + 1)), "the healthy subscriber lost beats"
+        assert healthy.lost == 0
+
+        flooded = [e.seq for e in collect(stalled, 3.0) if e.source == flood.source]
+        assert stalled.lost > 0 and stalled.gaps > 0, "the stalled subscriber counted no loss"
+        assert flooded, "the stalled subscriber got nothing of the flood"
+        span = max(flooded) - min(flooded) + 1
+        assert stalled.lost_by_source()[flood.source] == span - len(set(flooded))
+        assert stalled.lost == sum(stalled.lost_by_source().values())
 
 
 def test_publish_delivers_a_single_event_and_reuses_its_publisher(procs: list[Proc]) -> None:
