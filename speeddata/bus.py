@@ -95,7 +95,8 @@ class Publisher:
         self._sock = (context or zmq.Context.instance()).socket(zmq.PUB)
         configure_socket(self._sock, settings)
         # With NODROP a full queue refuses the message (EAGAIN) instead of dropping it
-        # silently, so the drop can be counted.
+        # silently, so the drop can be counted. Its one peer is the proxy's XSUB: nobody else
+        # is held back (the proxy's own XPUB drops per subscriber).
         self._sock.setsockopt(zmq.XPUB_NODROP, 1)
         self._sock.connect(self.endpoint)
 

@@ -75,12 +75,13 @@ def test_a_paused_reader_reports_its_losses_on_stderr(system: System, procs: lis
         env=system.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        assert events.stdout is not None and events.stderr is not None
-        assert json.loads(events.stdout.readline())["topic"] == "bus.status"
+        stdout, stderr = events.stdout, events.stderr
+        assert stdout is not None and stderr is not None
+        assert json.loads(stdout.readline())["topic"] == "bus.status"
         # From here on nobody reads sdctl's stdout: its first data line fills the pipe.
         settings = load_settings(config_file=system.config).override(bus={"hwm": 10000})
-        batch = {"channel": "flood", "fingerprint": "8f5c393f1ad57572", "count": 0}
-        batch["records"] = bytes(64 * 1024)
+        batch = {"channel": "flood", "fingerprint": "8f5c393f1ad57572", "count": 0,
+                 "records": bytes(64 * 1024)}  # fmt: skip
         with Publisher("tool", "flood", settings) as flood:
             time.sleep(0.5)  # the publisher's subscriptions arrive
             while flood.sent * 64 * 1024 < FLOOD_BYTES:
@@ -88,10 +89,10 @@ def test_a_paused_reader_reports_its_losses_on_stderr(system: System, procs: lis
                 if flood.seq % 40 == 0:
                     time.sleep(0.02)
         out: list[str] = []
-        reader = threading.Thread(target=lambda: out.extend(events.stdout), daemon=True)
+        reader = threading.Thread(target=lambda: out.extend(stdout), daemon=True)
         reader.start()  # the reader comes back
         lines: list[str] = []
-        errs = threading.Thread(target=lambda: lines.extend(events.stderr), daemon=True)
+        errs = threading.Thread(target=lambda: lines.extend(stderr), daemon=True)
         errs.start()
         deadline = time.monotonic() + 30
         while not any(GAP_LINE.match(s) for s in lines):

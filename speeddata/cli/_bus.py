@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 
 from speeddata import events
 from speeddata.bus import Event, Gap, Subscriber, topic_filters, topic_matches, unlisted_filters
@@ -17,7 +17,7 @@ def bus_events(
     timeout: float = 0.0,
     on_gap: Callable[[Gap], None] | None = None,
     on_close: Callable[[Subscriber], None] | None = None,
-) -> Iterator[Event | None]:
+) -> Generator[Event | None, None, None]:
     """Events of ``topics`` (whole segments), once the bus proved it is there; ``None`` every
     ~0.2 s of silence so callers can check their deadlines. Ends after ``timeout`` seconds
     (0: never). A topic no listed topic can match, or a bus that does not answer within
