@@ -54,6 +54,7 @@ class BusSettings(_Section):
     hwm: int = key("high-water mark of every bus socket, in messages")
     linger_ms: int = key("how long a closing socket may still send, 0..1000 ms")
     cache_beats: int = key("last-value cache entries expire after this many missed beats")
+    connect_timeout_s: float = key("how long sdctl waits for the bus to answer, seconds (> 0)")
 
 
 @dataclass(frozen=True)
