@@ -9,8 +9,9 @@ ASAN_RELAY := native/zmq_relay/build/asan/zmq_relay
 SANITIZE := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 # Debian packages: libzmq and jansson for the relay, avro-c's tools (avrocat) as an independent
-# reader in tests, socat as a benchmark baseline, linux-perf for CPU counters in benchmarks.
-DEB_PACKAGES := build-essential pkg-config libzmq3-dev libjansson-dev avro-bin socat
+# reader in tests, socat as a benchmark baseline, linux-perf for CPU counters in benchmarks,
+# postgresql for the registry's tests against a real PostgreSQL (the fixture starts its own).
+DEB_PACKAGES := build-essential pkg-config libzmq3-dev libjansson-dev avro-bin socat postgresql
 
 .PHONY: all deps relay demo test test-c test-py test-relay-asan bench fuzz lint clean
 all: relay

@@ -101,6 +101,21 @@ class IngestSettings(_Section):
 
 
 @dataclass(frozen=True)
+class RegistrySettings(_Section):
+    """``registry``: the channel registry's HTTP service and database."""
+
+    bind: str = key("address the registry's HTTP server listens on")
+    port: int = key("its TCP port (0: any free port, said in the readiness line)")
+    database_url: str = key("SQLAlchemy URL of the database; empty: SQLite <data>/registry.db")
+    auth: str = key("token: mutating calls need the token; none: a trusted network, no token")
+    snapshot_s: float = key("registry.snapshot is published at least this often, seconds")
+    stale_s: float = key("a channel whose relay was silent this long is no longer active, s")
+    max_body_bytes: int = key("largest request body accepted (413 beyond), bytes")
+    login_ttl_s: int = key("a one-time login link is good for this long, seconds")
+    session_ttl_s: int = key("the page's login cookie lasts this long, seconds")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of every service; immutable, derive changed copies with :meth:`override`."""
 
@@ -109,6 +124,7 @@ class Settings:
     ports: PortSettings = key("the channel port range")
     multicast: MulticastSettings = key("the relays' multicast streams")
     ingest: IngestSettings = key("the ingest supervisor")
+    registry: RegistrySettings = key("the channel registry")
     channels: list[dict[str, Any]] = key("baseline channels (name, port, schema, ...)")
     data_dir: Path = key("archive, schemas, quarantine and run files")
     config_file: Path = key("the settings file over the defaults (or the defaults)")
@@ -137,6 +153,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "ports": PortSettings,
     "multicast": MulticastSettings,
     "ingest": IngestSettings,
+    "registry": RegistrySettings,
 }
 """The sections by name; the other keys of the file (``channels``) are top-level values."""
 

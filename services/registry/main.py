@@ -1,0 +1,83 @@
+"""Running the registry: ``run(settings)`` (``sdctl serve registry``) and
+``python -m services.registry``. It prints ``event=ready service=registry pid=...
+http=ADDR:PORT`` once it answers, with the port it bound."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Sequence
+
+import uvicorn
+
+from services.registry.app import create_app
+from speeddata._signals import die_with_parent
+from speeddata.config import Settings, SettingsError, load_settings
+from speeddata.logfmt import log, log_error
+
+
+def run(settings: Settings) -> int:
+    """Serves until SIGTERM/SIGINT; 0 after a clean stop, 1 when it cannot start (one
+    ``event=error`` line says why)."""
+    logging.basicConfig(level=logging.WARNING, format="service=registry %(levelname)s %(message)s")
+    try:
+        app = create_app(settings)
+        sock = _bind(settings.registry.bind, settings.registry.port)
+    except (SettingsError, OSError) as e:
+        log_error("registry", e)
+        return 1
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
+    with sock:
+        started = asyncio.run(_serve(server, sock))
+    if not started:
+        log_error("registry", "could not start (see the lines above)")
+        return 1
+    log(event="stopped", service="registry")
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket) -> bool:
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        host, port = sock.getsockname()[:2]
+        log(event="ready", service="registry", pid=os.getpid(), http=f"{host}:{port}")
+    await task
+    return server.started
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    die_with_parent()
+    parser = argparse.ArgumentParser(
+        prog="python -m services.registry", description="The SpeedData channel registry."
+    )
+    parser.add_argument("--config", help="settings file (default: SPEEDDATA_CONFIG)")
+    parser.add_argument("--bind", help="address to listen on (registry.bind)")
+    parser.add_argument("--port", type=int, help="TCP port, 0 for any (registry.port)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(config_file=args.config)
+        given = {"bind": args.bind, "port": args.port}
+        settings = settings.override(registry={k: v for k, v in given.items() if v is not None})
+    except SettingsError as e:
+        log_error("registry", e)
+        return 1
+    return run(settings)
