@@ -1,0 +1,102 @@
+"""A real PostgreSQL for tests: Debian's server binaries run as the ``postgres`` user
+(``runuser``; the server refuses root) on a free port of 127.0.0.1, with its data and socket
+dirs in a temp dir that goes away when it stops."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.system import free_tcp_port
+
+START_TIMEOUT_S = 30.0
+
+
+class Unavailable(RuntimeError):
+    """No PostgreSQL server can be run here; the message says why."""
+
+
+def _bin_dir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise Unavailable("Debian postgresql is not installed (make test installs it)")
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        raise Unavailable("running PostgreSQL as its own user needs root and runuser")
+    return Path(found[-1]).parent
+
+
+class PgServer:
+    def __init__(self) -> None:
+        self.bin = _bin_dir()
+        self.dir = Path(tempfile.mkdtemp(prefix="speeddata-pg-"))
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.port = free_tcp_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _as_postgres(self, *argv: str) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *argv]
+
+    def start(self) -> None:
+        data = self.dir / "data"
+        subprocess.run(
+            self._as_postgres(str(self.bin / "initdb"), "-D", str(data), "-U", "postgres",
+                              "-A", "trust", "--no-sync", "-E", "UTF8"),
+            check=True, capture_output=True, cwd=self.dir,
+        )  # fmt: skip
+        self.proc = subprocess.Popen(
+            self._as_postgres(
+                str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port),
+                "-k", str(self.dir), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                "-c", "max_connections=200",
+            ),
+            stdout=subprocess.DEVNULL, stderr=open(self.dir / "server.log", "wb"),  # noqa: SIM115
+            cwd=self.dir,
+        )  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while subprocess.run(
+            [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+            capture_output=True,
+        ).returncode:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                log = (self.dir / "server.log").read_text(errors="replace")[-2000:]
+                self.stop()
+                raise RuntimeError(f"PostgreSQL did not start:\n{log}")
+            time.sleep(0.1)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    @contextmanager
+    def database(self) -> Iterator[str]:
+        """A new empty database for one test (dropped after it); yields its URL."""
+        import psycopg
+
+        name = "t_" + uuid.uuid4().hex[:12]
+        admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield self.url(name)
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown: clients are cut off
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        shutil.rmtree(self.dir, ignore_errors=True)
