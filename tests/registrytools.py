@@ -48,7 +48,7 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """"" (SQLite under the data dir), then the URL of a fresh PostgreSQL database."""
     if request.param == "sqlite":
         yield ""
@@ -59,13 +59,13 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
-def make_client(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def make_client(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Builds a TestClient of a registry app (lifespan run); closed at teardown."""
     monkeypatch.setenv("SPEEDDATA_TOKEN", TOKEN)
     clients: list[TestClient] = []
 
     def make(**registry: Any) -> TestClient:
-        settings = registry_settings(tmp_path / "data", database_url, **registry)
+        settings = registry_settings(tmp_path / "data", db_url, **registry)
         client = TestClient(create_app(settings), base_url="http://127.0.0.1:8080")
         client.__enter__()
         clients.append(client)

@@ -13,7 +13,7 @@ from tests.registrytools import (  # noqa: F401  (fixtures)
     EXAMPLE,
     channel_body,
     client,
-    database_url,
+    db_url,
     make_client,
     pg_server,
 )
