@@ -91,12 +91,23 @@ class PgServer:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    def _server_pid(self) -> int | None:
+        try:
+            return int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # fast shutdown: clients are cut off
+            # the server itself, not runuser (which need not pass signals on): SIGINT is
+            # PostgreSQL's fast shutdown, clients are cut off
+            pid = self._server_pid()
+            os.kill(pid, signal.SIGINT) if pid else self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
                 self.proc.kill()
                 self.proc.wait(5)
         shutil.rmtree(self.dir, ignore_errors=True)

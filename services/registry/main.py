@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 
 from services.registry.app import create_app
-from speeddata._signals import die_with_parent
+from speeddata._signals import die_with_parent, stop_on_signals
 from speeddata.config import Settings, SettingsError, load_settings
 from speeddata.logfmt import log, log_error
 
@@ -29,11 +31,9 @@ def run(settings: Settings) -> int:
     except (SettingsError, OSError) as e:
         log_error("registry", e)
         return 1
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    )
-    with sock:
-        started = asyncio.run(_serve(server, sock))
+    server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    with sock, stop_on_signals() as stop:
+        started = asyncio.run(_serve(server, sock, stop))
     if not started:
         log_error("registry", "could not start (see the lines above)")
         return 1
@@ -46,20 +46,34 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as e:
+    except (OSError, OverflowError) as e:
         sock.close()
-        raise OSError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+        why = getattr(e, "strerror", None) or str(e)
+        raise OSError(f"cannot listen on {host}:{port}: {why}") from None
     sock.set_inheritable(True)
     return sock
 
 
-async def _serve(server: uvicorn.Server, sock: socket.socket) -> bool:
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling (it re-raises SIGTERM after shutting down, so
+    the process would not exit 0): SIGTERM and SIGINT set the stop flag of :func:`run`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket, stop: threading.Event) -> bool:
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.02)
     if server.started:
         host, port = sock.getsockname()[:2]
         log(event="ready", service="registry", pid=os.getpid(), http=f"{host}:{port}")
+    while not task.done():
+        if stop.is_set():
+            server.should_exit = True
+        await asyncio.wait({task}, timeout=0.1)
     await task
     return server.started
 
