@@ -49,7 +49,7 @@ def pg_server() -> Iterator[PgServer]:
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """"" (SQLite under the data dir), then the URL of a fresh PostgreSQL database."""
+    """ "" (SQLite under the data dir), then the URL of a fresh PostgreSQL database."""
     if request.param == "sqlite":
         yield ""
         return

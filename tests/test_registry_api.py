@@ -8,15 +8,7 @@ import json
 import pytest
 
 from speeddata.config import ROOT
-from tests.registrytools import (  # noqa: F401  (fixtures)
-    AUTH,
-    EXAMPLE,
-    channel_body,
-    client,
-    db_url,
-    make_client,
-    pg_server,
-)
+from tests.registrytools import AUTH, EXAMPLE, channel_body
 
 API = "/api/v1"
 

@@ -14,14 +14,7 @@ import pytest
 
 from speeddata.bus import Publisher, Subscriber
 from tests.procs import wait_until
-from tests.registrytools import (  # noqa: F401  (fixtures)
-    AUTH,
-    EXAMPLE,
-    TOKEN,
-    channel_body,
-    db_url,
-    pg_server,
-)
+from tests.registrytools import AUTH, TOKEN, channel_body
 from tests.system import System, make_system
 
 API = "/api/v1"
@@ -77,6 +70,7 @@ def test_events_and_heard_state(tmp_path, relay_binary, procs):
         assert updated["action"] == "updated" and updated["changes"] == ["config"]
 
         with Publisher("relay", "probe", endpoint=system.xsub) as pub:
+
             def status() -> dict:
                 pub.publish("relay.status.probe", relay_status("probe", 42))
                 return http.get("/channels/probe").json()  # type: ignore[no-any-return]

@@ -16,16 +16,9 @@ from services.registry.auth import COOKIE, load_token
 from services.registry.db import Database, database_url
 from services.registry.migrate import upgrade
 from speeddata.config import SettingsError
-from tests.registrytools import (  # noqa: F401  (fixtures)
-    AUTH,
-    TOKEN,
-    client,
-    db_url,
-    make_client,
-    pg_server,
-    registry_settings,
-)
+from tests.registrytools import AUTH, TOKEN, registry_settings
 from tests.test_registry_api import API, assert_error
+
 
 def test_upgrade_from_first_revision_keeps_channels(tmp_path, db_url, monkeypatch):
     monkeypatch.setenv("SPEEDDATA_TOKEN", TOKEN)

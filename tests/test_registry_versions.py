@@ -4,17 +4,12 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
-from tests.registrytools import (  # noqa: F401  (fixtures)
-    AUTH,
-    client,
-    db_url,
-    make_client,
-    pg_server,
-)
+from tests.registrytools import AUTH
 from tests.test_registry_api import API, assert_error
 
-V1 = {"type": "record", "name": "dev", "namespace": "lab", "fields": [
+V1: dict[str, Any] = {"type": "record", "name": "dev", "namespace": "lab", "fields": [
     {"name": "time", "type": "long"},
     {"name": "count", "type": "int"},
     {"name": "temp", "type": "float"},
