@@ -14,9 +14,8 @@ import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
 from services.registry.errors import ApiError
-from speeddata.channels import fingerprint
 from speeddata.config import Settings
-from speeddata.schema import SchemaError, archive_schema, time_unit
+from speeddata.schema import SchemaError, fingerprint, load_schema, time_unit
 
 MAX_PATH = 1024
 
@@ -85,14 +84,15 @@ def judge(
     unit: str | None,
     settings: Settings,
 ) -> Judged:
-    """The schema of ``source`` once checked as a channel schema with this time field and
-    unit; :class:`ApiError` 422 saying why not."""
+    """The schema of ``source`` once the relay accepted it as a channel schema with this time
+    field and unit (the exact text it will be started with); :class:`ApiError` 422 saying why
+    not."""
     schema, text, path = read_source(source, settings)
     if not isinstance(schema, dict) or schema.get("type") != "record":
         raise invalid("a channel schema must be an Avro record")
     try:
-        archive_schema(schema)
-        resolved = time_unit(schema, time_field, unit)
+        load_schema(text, time_field=time_field, time_unit=unit, settings=settings)
+        resolved = time_unit(text, time_field, unit, settings=settings)
         fp = fingerprint(schema)
     except SchemaError as e:
         raise invalid(str(e)) from None
