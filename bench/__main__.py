@@ -106,7 +106,7 @@ def measure(args: argparse.Namespace, cases: list[Case]) -> tuple[Context, dict[
     tools.build()
     if args.relay:
         tools.RELAY = args.relay.resolve()
-    rcvbuf = int(load_settings().relay.rcvbuf)
+    rcvbuf = load_settings().relay.rcvbuf
     ctx = Context(
         command="make bench" if not args.quick else "python -m bench --quick",
         date=time.strftime("%Y-%m-%d %H:%M %Z"),

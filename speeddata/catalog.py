@@ -58,7 +58,7 @@ def _channel(entry: Any, settings: Settings) -> Channel:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ChannelError(f"channel name {name!r} must match {NAME_RE.pattern}")
     port = entry.get("port")
-    low, high = int(settings.ports.start), int(settings.ports.end)
+    low, high = settings.ports.start, settings.ports.end
     if not isinstance(port, int) or isinstance(port, bool) or not low <= port < high:
         raise ChannelError(f"channel {name}: port {port!r} must be an integer in [{low}, {high})")
     time_field = entry.get("time_field")

@@ -47,6 +47,6 @@ def multicast_endpoints(port: int, settings: Settings) -> tuple[Endpoint, Endpoi
     """The default (full-rate, decimated) endpoints of the channel on UDP `port`."""
     m = settings.multicast
     return (
-        Endpoint(m.full_group, port + int(m.full_offset)),
-        Endpoint(m.dec_group, port + int(m.dec_offset)),
+        Endpoint(m.full_group, port + m.full_offset),
+        Endpoint(m.dec_group, port + m.dec_offset),
     )

@@ -57,7 +57,7 @@ def _first_segments() -> str:
 
 
 def _connect_timeout(settings: Settings) -> float:
-    value = float(settings.bus.connect_timeout_s)
+    value = settings.bus.connect_timeout_s
     if not value > 0:  # NaN too
         raise CliError(f"bus.connect_timeout_s must be a number > 0, not {value!r}")
     return value

@@ -96,5 +96,5 @@ def demo(
 def relay_address(settings: Settings) -> str:
     """Where this host reaches its relays: ``relay.bind``, or loopback when they bind every
     address."""
-    bind = str(settings.relay.bind)
+    bind = settings.relay.bind
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(bind, bind)
