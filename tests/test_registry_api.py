@@ -158,6 +158,7 @@ RECORD = {"type": "record", "name": "r", "fields": [{"name": "time", "type": "lo
           "fields": [{"name": "time", "type": "string"}]}, "time_field": "time"}, 422,
          "invalid_schema"),
         ({"name": "m", "port": 26400, "schema": RECORD, "time_unit": "fortnights"}, 422, None),
+        ({"name": "m", "port": 26400, "schema": RECORD, "time_field": "t" * 256}, 422, None),
         ({"name": "m", "port": 26400, "schema": EXAMPLE, "config": {"bogus": 1}}, 422, None),
         ({"name": "m", "port": 26400, "schema": EXAMPLE, "config": {"name": "x"}}, 422, None),
         ({"name": "m", "port": 26400, "schema": EXAMPLE, "config": {"port": 26401}}, 422, None),

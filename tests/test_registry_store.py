@@ -117,3 +117,20 @@ def test_settings_are_checked(tmp_path, auth):
     with pytest.raises(SettingsError):
         create_app(bad)
     create_app(registry_settings(tmp_path / "d", auth=auth))
+
+
+def test_database_away_is_503(tmp_path, pg_server, monkeypatch):
+    import psycopg
+
+    monkeypatch.setenv("SPEEDDATA_TOKEN", TOKEN)
+    with pg_server.database() as url:
+        settings = registry_settings(tmp_path / "data", url)
+        with TestClient(create_app(settings)) as client:
+            assert client.get(f"{API}/channels").status_code == 200
+            name = url.rsplit("/", 1)[1]
+            admin = pg_server.url().replace("+psycopg", "")
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            assert_error(client.get(f"{API}/channels"), 503, "database_unavailable")
+            body = {"name": "x", "port": 26000 + 77, "schema": "config/agents/example.avsc"}
+            assert_error(client.post(f"{API}/channels", json=body, headers=AUTH), 503)

@@ -122,6 +122,11 @@ def test_patch_rules(client):
     r = patch(client, {"time_unit": "ms"})
     assert r.status_code == 200 and r.json()["channel"]["time_unit"] == "ms"
     assert client.get(f"{API}/channels/dev").json()["schema_version"] == 1
+    # a new schema keeps the channel's time unit
+    added = with_fields({"name": "more", "type": "int", "default": 0})
+    r = patch(client, {"schema": added})
+    assert r.status_code == 200, r.text
+    assert (r.json()["channel"]["time_unit"], r.json()["channel"]["schema_version"]) == ("ms", 2)
 
 
 def test_validate_schema(client):

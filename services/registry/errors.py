@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,6 +25,7 @@ CODES = {
     415: "unsupported_media_type",
     422: "invalid",
     500: "internal",
+    503: "database_unavailable",
 }
 """The code of an error of each status when nothing more precise is known."""
 
@@ -61,9 +63,23 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, detail, dict(exc.headers or {}) or None)
 
 
+async def on_database_error(request: Request, exc: Exception) -> Response:
+    """The database cannot answer now (PostgreSQL away, SQLite locked past its busy timeout):
+    503, the client may try again."""
+    log.warning("database error serving %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503, "database_unavailable", "the registry's database cannot answer now; try again"
+    )
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error serving %s %s", request.method, request.url.path)
     return error_response(500, "internal", f"internal error: {type(exc).__name__}")
 
 
-HANDLERS = {ApiError: on_api_error, HTTPException: on_http_error, Exception: on_unexpected}
+HANDLERS = {
+    ApiError: on_api_error,
+    HTTPException: on_http_error,
+    OperationalError: on_database_error,
+    Exception: on_unexpected,
+}

@@ -41,7 +41,9 @@ class ChannelCreate(BaseModel):
     port: StrictInt = Field(description="UDP port, inside the channel port range")
     schema_: SchemaSource = Field(alias="schema")
     config: ChannelConfig | None = None
-    time_field: StrictStr | None = Field(None, description="a long field: the device clock")
+    time_field: StrictStr | None = Field(
+        None, max_length=255, description="a long field: the device clock"
+    )
     time_unit: TimeUnit | None = Field(None, description="its unit when the schema says none")
 
 
@@ -55,7 +57,7 @@ class ChannelPatch(BaseModel):
     port: StrictInt | None = None
     schema_: SchemaSource | None = Field(None, alias="schema")
     config: dict[str, Any] | None = None
-    time_field: StrictStr | None = None
+    time_field: StrictStr | None = Field(None, max_length=255)
     time_unit: TimeUnit | None = None
 
 

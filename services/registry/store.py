@@ -164,7 +164,7 @@ def update(db: Database, settings: Settings, name: str, patch: ChannelPatch, for
             changes["config"] = config
     given = patch.model_fields_set
     time_field = patch.time_field if "time_field" in given else current.time_field
-    unit = patch.time_unit if "time_unit" in given else None
+    unit = patch.time_unit if "time_unit" in given else current.time_unit
     judged = None
     if patch.schema_ is not None or "time_field" in given or "time_unit" in given:
         source = patch.schema_ if patch.schema_ is not None else json.loads(current.schema_text)
