@@ -13,6 +13,9 @@ SANITIZE := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_er
 # reader in tests, socat as a benchmark baseline, linux-perf for CPU counters in benchmarks,
 # postgresql for the registry's tests against a real PostgreSQL (the fixture starts its own).
 DEB_PACKAGES := build-essential pkg-config libzmq3-dev libjansson-dev avro-bin socat postgresql
+# chromium: the registry page's test drives it with Playwright (PyPI, in .[dev]); never
+# `playwright install`, which would download a browser build of its own.
+DEB_PACKAGES += chromium
 # apt-get runs as root: through sudo when make does not run as root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Where `make install` puts sdctl and zmq_relay: the checkout's venv, or a venv made at PREFIX.

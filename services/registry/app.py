@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from services.registry import api, channels, migrate, service, store
+from services.registry import api, channels, migrate, page, service, store
 from services.registry.auth import Guard, load_token
 from services.registry.bodies import BodyLimit
 from services.registry.busio import BusLink
@@ -59,6 +59,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/metrics", service.prometheus, methods=["GET"]),
         Route("/health", service.health, methods=["GET"]),
         Route("/login", service.login, methods=["GET"]),
+        *page.routes(),
     ]
     app = Starlette(
         routes=routes,

@@ -106,6 +106,11 @@ class Guard:
             "<data dir>/token), or the page's login link",
         )
 
+    def signed_in(self, request: Request) -> bool:
+        """This browser may change the registry: it holds a valid login cookie (or auth is off)."""
+        cookie = request.cookies.get(COOKIE)
+        return self.open or bool(cookie and self._valid_cookie(cookie))
+
     def _valid_cookie(self, cookie: str) -> bool:
         try:
             _signer(self.token, "session").loads(cookie, max_age=self.session_ttl)
