@@ -25,7 +25,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from services.registry.auth import login_link
+from services.registry.auth import COOKIE, login_link, session_cookie
 from speeddata.bus import Publisher
 from speeddata.config import load_settings
 from tests.procs import Proc
@@ -46,7 +46,6 @@ WAIT_MS = 15_000
 XSS = '<img src=x onerror="document.body.dataset.xss=1">'
 
 expect.set_options(timeout=WAIT_MS)  # generous: the machine is shared
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed")
 
 
 def record_schema(name: str = "engine", doc: str = "engine telemetry", **more: Any) -> dict:
@@ -93,6 +92,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory, relay_binary: Path) -> It
 
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (make deps installs it)")
     with sync_playwright() as p:
         yield p
 
@@ -156,6 +157,32 @@ def register_upload(page: Page, name: str, port: int, schema_file: Path) -> None
     page.check("input[name=schema-source][value=file]")
     page.set_input_files("input[name=schema-file]", str(schema_file))
     page.click("#register-submit")
+
+
+def test_the_page_is_html_with_a_strict_policy(make_client):
+    client = make_client()
+    answer = client.get("/")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert answer.headers["cache-control"] == "no-store"
+    assert 'data-can-write="false"' in answer.text and 'id="register"' not in answer.text
+    client.cookies.set(COOKIE, "forged")
+    assert 'data-can-write="false"' in client.get("/").text
+    client.cookies.set(COOKIE, session_cookie(TOKEN))
+    assert 'data-can-write="true"' in client.get("/").text
+    script = client.get("/static/page.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    missing = client.get("/static/nothing.js")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+def test_an_open_registry_lets_every_visitor_change(make_client):
+    text = make_client(auth="none").get("/").text
+    assert 'data-can-write="true"' in text and 'id="register"' in text
+    assert "open registry" in text
 
 
 def test_logged_out_visitor_sees_the_table_and_how_to_log_in(browser, registry):
@@ -356,3 +383,23 @@ def test_theme_follows_the_system_and_the_toggle(playwright, registry, tmp_path)
             assert page.evaluate(background) == BACKGROUNDS[other]
         finally:
             context.close()
+
+
+def test_a_failed_relay_shows_its_last_error_line_as_text(browser, registry):
+    page, problems = open_page(browser, registry.url + "/")
+    name = sorted(registry.system.ports)[-1]
+    detail = "cannot bind <i>127.0.0.1</i>: Address already in use"
+    status = row(page, name).locator("td").nth(3)
+    with Publisher("ingest", "page-test", endpoint=registry.system.xsub) as pub:
+        deadline = time.monotonic() + 15
+        while "failed" not in (status.text_content() or "") and time.monotonic() < deadline:
+            failed = {"channel": name, "port": registry.system.ports[name], "action": "backoff",
+                      "repeat": False, "changed": time.time_ns(), "pid": 1, "exit_code": 2,
+                      "signal": None, "detail": detail, "restarts": 3, "delay_s": 1.0,
+                      "runtime_s": 0.1}  # fmt: skip
+            pub.publish(f"ingest.relay.{name}", failed)
+            page.wait_for_timeout(300)
+    expect(status.locator(".status")).to_have_text("failed")
+    expect(status.locator(".why")).to_have_text(detail)
+    assert status.locator("i").count() == 0
+    assert problems == []

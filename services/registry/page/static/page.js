@@ -172,7 +172,8 @@ function fillRow(row, channel) {
   cells.schema.title = channel.schema_path || `fingerprint ${channel.fingerprint}`;
   const status = STATUSES.includes(channel.status) ? channel.status : "unknown";
   const badge = el("span", { class: `status status-${status}` }, String(channel.status));
-  cells.status.replaceChildren(badge);
+  const why = status === "failed" && channel.last_error ? el("div", { class: "why" }, channel.last_error) : null;
+  cells.status.replaceChildren(badge, ...(why ? [why] : []));
   cells.status.title = channel.last_error || (channel.last_heartbeat ? `last heartbeat ${time(channel.last_heartbeat)}` : "no heartbeat yet");
   cells.rate.textContent = typeof counters.record_rate === "number" ? `${number(counters.record_rate, 1)}/s` : "–";
   cells.records.textContent = number(counters.records);
