@@ -30,7 +30,7 @@ from speeddata.bus import Publisher
 from speeddata.config import load_settings
 from tests.procs import Proc
 from tests.registrytools import AUTH, TOKEN
-from tests.system import System, free_channel_ports, make_system
+from tests.system import System, free_channel_ports, free_tcp_port, make_system
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -76,7 +76,7 @@ class Registry:
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory, relay_binary: Path) -> Iterator[Registry]:
     tmp = tmp_path_factory.mktemp("page")
-    system = make_system(tmp, relay_binary, registry={"port": 0, "stale_s": 3})
+    system = make_system(tmp, relay_binary, registry={"port": free_tcp_port(), "stale_s": 3})
     system.env["SPEEDDATA_TOKEN"] = TOKEN
     started: list[Proc] = []
     try:
