@@ -95,11 +95,12 @@ bench: deps relay
 # harness, default 90); installs clang and libFuzzer first when missing (only `make fuzz` needs
 # them: `make test` replays the corpus with gcc).
 fuzz: $(STAMP)/deb
-	@command -v clang >/dev/null || { echo "installing clang"; apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; }
+	@command -v clang >/dev/null || { echo "installing clang"; $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; }
 	@v=$$(clang -dumpversion | cut -d. -f1); dpkg -s libfuzzer-$$v-dev libclang-rt-$$v-dev \
-	  >/dev/null 2>&1 || { echo "installing libFuzzer $$v"; apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuzzer-$$v-dev libclang-rt-$$v-dev; }
+	  >/dev/null 2>&1 || { echo "installing libFuzzer $$v"; $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  libfuzzer-$$v-dev libclang-rt-$$v-dev; }
 	$(MAKE) -C native/zmq_relay fuzz
 
 # ruff, ruff format and mypy, as CI runs them.
