@@ -50,7 +50,7 @@ async def list_channels(request: Request) -> Response:
         raise ApiError(422, "invalid", f"status must be one of {', '.join(STATUSES)}")
     rows = await run_in_threadpool(store.rows, c.db)
     shown = [views.channel(r, c.live) for r in rows]
-    return JSONResponse({"channels": [s for s in shown if wanted in (None, s["status"])]})
+    return views.FastJSON({"channels": [s for s in shown if wanted in (None, s["status"])]})
 
 
 async def create_channel(request: Request) -> Response:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
+
+from pydantic_core import to_json
+from starlette.responses import JSONResponse
 
 from services.registry.db import ChannelRow, SchemaVersionRow
 from services.registry.live import Live
@@ -17,12 +21,26 @@ def iso(ns: int | None) -> str | None:
     return datetime.fromtimestamp(ns / 1e9, UTC).isoformat().replace("+00:00", "Z")
 
 
+class FastJSON(JSONResponse):
+    """JSON by pydantic-core's serializer: several times faster than ``json.dumps`` on the
+    list of a thousand channels."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content)
+
+
+@lru_cache(maxsize=4096)
+def parsed(text: str) -> Any:
+    """A stored schema text as JSON (shared: callers only read it)."""
+    return json.loads(text)
+
+
 def channel(row: ChannelRow, live: Live) -> dict[str, Any]:
     seen = live.view(row.name, row.updated_ns)
     return {
         "name": row.name,
         "port": row.port,
-        "schema": json.loads(row.schema_text),
+        "schema": parsed(row.schema_text),
         "schema_path": row.schema_path,
         "schema_version": row.schema_version,
         "fingerprint": row.fingerprint,
@@ -43,7 +61,7 @@ def version(row: SchemaVersionRow) -> dict[str, Any]:
     return {
         "version": row.version,
         "fingerprint": row.fingerprint,
-        "schema": json.loads(row.schema_text),
+        "schema": parsed(row.schema_text),
         "created_at": iso(row.created_ns),
     }
 
