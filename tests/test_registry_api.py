@@ -102,9 +102,13 @@ def test_inline_schema_multipart_and_time_fields(client):
     r = client.post(f"{API}/channels", data={"name": "bypath", "port": "x", "schema": EXAMPLE},
                     files={"schema": ("a", b"{}")}, headers=AUTH)  # fmt: skip
     assert_error(r, 400, "malformed")
-    r = client.post(f"{API}/channels", data={"name": "bad", "port": "26203"},
-                    files={"schema": ("a.avsc", b"not json")}, headers=AUTH)  # fmt: skip
-    assert_error(r, 422, "invalid_schema")
+    for content in (b"not json", b"[1]", b'"int"', b"[" * 100_000 + b"]" * 100_000):
+        r = client.post(f"{API}/channels", data={"name": "bad", "port": "26203"},
+                        files={"schema": ("a.avsc", content)}, headers=AUTH)  # fmt: skip
+        assert_error(r, 422, "invalid_schema" if len(content) < 10 else "too_deep")
+    r = client.post(f"{API}/channels", data={"name": "f", "port": "26204", "schema": EXAMPLE},
+                    files={"name": ("n", b"x")}, headers=AUTH)  # fmt: skip
+    assert_error(r, 422)
 
 
 def test_original_config_keys(client):
@@ -182,6 +186,13 @@ def test_create_rejects_bodies(client):
     assert_error(client.post(post, content=b"", headers=json_type), 400, "malformed")
     assert_error(client.post(post, content=b"[1, 2]", headers=json_type), 400, "malformed")
     assert_error(client.post(post, content=b"\xff\xfe", headers=json_type), 400, "malformed")
+    deep = b'{"name": "d", "port": 26400, "schema": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert_error(client.post(post, content=deep, headers=json_type), 422, "too_deep")
+    nested = {"type": "record", "name": "r", "fields": []}
+    for _ in range(70):  # within the JSON depth cap, past the relay's nesting budget
+        nested = {"type": "record", "name": "r", "fields": [{"name": "x", "type": nested}]}
+    r = client.post(post, json=channel_body("d", 26400, nested), headers=AUTH)
+    assert_error(r, 422)
     plain = {**AUTH, "content-type": "text/plain"}
     assert_error(client.post(post, content=b"{}", headers=plain), 415, "unsupported_media_type")
     assert_error(client.post(post, content=b"{}", headers=AUTH), 415)

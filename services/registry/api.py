@@ -85,6 +85,23 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
+FORM_TYPES: dict[str, dict[str, Any]] = {
+    "port": {"type": "integer"},
+    "schema": {"type": "string", "format": "binary", "description": "an .avsc file, or a path"},
+    "config": {"type": "string", "description": "the config object as JSON text"},
+}
+
+
+def _form(model: type[BaseModel]) -> dict[str, Any]:
+    """The multipart form of a body model: its fields as form fields, the schema a file."""
+    fields = {f.alias or name: f for name, f in model.model_fields.items()}
+    return {
+        "type": "object",
+        "properties": {k: FORM_TYPES.get(k, {"type": "string"}) for k in fields},
+        "required": [k for k, f in fields.items() if f.is_required()],
+    }
+
+
 def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     answer = refs[(op.answer, "serialization")] if op.answer is not None else {}
     responses: dict[str, Any] = {str(op.ok): {"description": "done", "content": _json(answer)}}
@@ -105,7 +122,7 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     if op.body is not None:
         content = _json(refs[(op.body, "validation")])
         if op.multipart:
-            content["multipart/form-data"] = {"schema": {"type": "object"}}
+            content["multipart/form-data"] = {"schema": _form(op.body)}
         out["requestBody"] = {"required": True, "content": content}
     if op.mutating:
         out["security"] = [{"bearer": []}]

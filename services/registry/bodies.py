@@ -32,6 +32,29 @@ INVALID_KINDS = frozenset(
 """pydantic error types that mean "well-formed but invalid" (422); the others mean malformed."""
 
 FORM_FIELDS = ("name", "port", "schema", "config", "time_field", "time_unit")
+MAX_DEPTH = 256
+"""Deepest JSON nesting accepted: a schema at the relay's limit (64 nested records) is ~200."""
+
+
+def parse_json(raw: bytes | str, what: str, status: int = 400, code: str = "malformed") -> Any:
+    """JSON text as data; :class:`ApiError` when it is not JSON or nests deeper than
+    :data:`MAX_DEPTH` (checked without recursion, so nothing later recurses too deep)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ApiError(status, code, f"{what} is not JSON: {e}") from None
+    except RecursionError:
+        raise ApiError(422, "too_deep", f"{what} nests deeper than {MAX_DEPTH} levels") from None
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ApiError(422, "too_deep", f"{what} nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return data
 
 
 class BodyLimit:
@@ -95,12 +118,7 @@ async def json_body(request: Request, model: type[M]) -> M:
             "unsupported_media_type",
             f"send application/json, not {media or 'no content type'}",
         )
-    raw = await request.body()
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ApiError(400, "malformed", f"the body is not JSON: {e}") from None
-    return validated(model, data)
+    return validated(model, parse_json(await request.body(), "the body"))
 
 
 def validated(model: type[M], data: Any) -> M:
@@ -135,12 +153,10 @@ async def json_or_form(request: Request, model: type[M]) -> M:
 def _uploaded_schema(key: str, content: bytes) -> Any:
     if key != "schema":
         raise ApiError(422, "invalid", f"{key}: only the schema may be a file", field=key)
-    try:
-        return json.loads(content)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ApiError(
-            422, "invalid_schema", f"the schema file is not JSON: {e}", field=key
-        ) from None
+    schema = parse_json(content, "the schema file", 422, "invalid_schema")
+    if not isinstance(schema, dict):
+        raise ApiError(422, "invalid_schema", "a channel schema must be an Avro record", field=key)
+    return schema
 
 
 def _form_value(key: str, value: str) -> Any:
@@ -152,8 +168,5 @@ def _form_value(key: str, value: str) -> Any:
                 400, "malformed", f"port: {value!r} is not an integer", field="port"
             ) from None
     if key == "config" or (key == "schema" and value.lstrip().startswith("{")):
-        try:
-            return json.loads(value) if value.strip() else None
-        except ValueError as e:
-            raise ApiError(400, "malformed", f"{key}: not JSON: {e}", field=key) from None
+        return parse_json(value, key) if value.strip() else None
     return value

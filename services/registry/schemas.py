@@ -13,6 +13,7 @@ import avro.errors
 import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
+from services.registry.bodies import parse_json
 from services.registry.errors import ApiError
 from speeddata.config import Settings
 from speeddata.schema import SchemaError, fingerprint, load_schema, time_unit
@@ -46,10 +47,7 @@ def read_source(source: dict[str, Any] | str, settings: Settings) -> tuple[Any, 
         raise invalid(f"schema file {source!r} not found", "schema_not_found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise invalid(f"schema file {source!r} cannot be read: {e}") from None
-    try:
-        return json.loads(text), text, source
-    except ValueError as e:
-        raise invalid(f"schema file {source!r} is not JSON: {e}") from None
+    return parse_json(text, f"schema file {source!r}", 422, "invalid_schema"), text, source
 
 
 def _config_path(source: str, settings: Settings) -> Path:
@@ -96,8 +94,8 @@ def judge(
         fp = fingerprint(schema)
     except SchemaError as e:
         raise invalid(str(e)) from None
-    except (ValueError, TypeError, KeyError, AttributeError) as e:  # a library's own complaint
-        raise invalid(f"not a valid Avro schema: {e}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
+        raise invalid(f"not a valid Avro schema: {e}") from None  # a library's own complaint
     return Judged(schema=schema, text=text, path=path, fingerprint=fp, time_unit=resolved)
 
 
@@ -108,7 +106,7 @@ def incompatibilities(new: dict[str, Any], old: dict[str, Any]) -> list[tuple[st
     checker = ReaderWriterCompatibilityChecker()
     try:
         reader, writer = _parse(new), _parse(old)
-    except (avro.errors.AvroException, ValueError, TypeError) as e:
+    except (avro.errors.AvroException, ValueError, TypeError, RecursionError) as e:
         return [("", f"the schemas cannot be compared: {e}")]
     if (
         checker.get_compatibility(reader, writer).compatibility
