@@ -78,6 +78,11 @@ def test_ports(client):
     assert_error(client.get(f"{API}/ports/80/status"), 422, "port_out_of_range")
     assert_error(client.get(f"{API}/ports/available?start=x"), 400, "malformed")
     assert_error(client.get(f"{API}/ports/available?start=26010&end=26000"), 422)
+    huge = 10**30  # past any database integer: the range is clipped before a query
+    r = client.get(f"{API}/ports/available?start={huge}&end={huge + 5}")
+    assert r.status_code == 200 and r.json()["available"] == []
+    r = client.get(f"{API}/ports/available?start=-{huge}&end=26001")
+    assert r.status_code == 200 and r.json()["available"] == []  # example, temperature
 
 
 def test_inline_schema_multipart_and_time_fields(client):
@@ -233,6 +238,9 @@ def test_taken_name_and_port(client):
 def test_unknown_routes_and_methods(client):
     assert_error(client.get(f"{API}/nope"), 404, "not_found")
     assert_error(client.get(f"{API}/channels/nope/schema"), 404)
+    for name in ("a%00b", "%C3%A9t%C3%A9", "x" * 300, "UPPER"):  # never a database error
+        assert_error(client.get(f"{API}/channels/{name}"), 404, "not_found")
+        assert_error(client.delete(f"{API}/channels/{name}", headers=AUTH), 404)
     assert_error(client.get(f"{API}/channels/nope/schemas"), 404)
     assert_error(client.put(f"{API}/channels", json={}, headers=AUTH), 405)
     assert_error(client.get(f"{API}/channels?status=sleeping"), 422)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -72,6 +72,12 @@ async def on_database_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def on_refused_value(request: Request, exc: Exception) -> Response:
+    """A value the database cannot store that the checks let through: 422, never a 500."""
+    log.warning("database refused a value in %s %s: %s", request.method, request.url.path, exc)
+    return error_response(422, "invalid", "the database refused a value of this request")
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error serving %s %s", request.method, request.url.path)
     return error_response(500, "internal", f"internal error: {type(exc).__name__}")
@@ -81,5 +87,6 @@ HANDLERS = {
     ApiError: on_api_error,
     HTTPException: on_http_error,
     OperationalError: on_database_error,
+    DataError: on_refused_value,
     Exception: on_unexpected,
 }

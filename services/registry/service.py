@@ -26,7 +26,7 @@ async def ports_available(request: Request) -> Response:
     if start > end:
         raise ApiError(422, "invalid", f"start {start} is after end {end}", field="start")
     lo, hi = max(start, low), min(end, high)
-    taken = await run_in_threadpool(store.port_holders, c.db, lo, hi)
+    taken = await run_in_threadpool(store.port_holders, c.db, lo, hi) if lo <= hi else {}
     free = [p for p in range(lo, hi + 1) if p not in taken]
     return JSONResponse(
         {"range": {"start": start, "end": end}, "available": free, "count": len(free)}

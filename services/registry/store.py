@@ -4,6 +4,7 @@ one-time seeding from the YAML baseline. Every function opens and closes its own
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,12 +16,13 @@ from sqlalchemy.orm import Session
 
 from services.registry.db import ChannelRow, Database, MetaRow, SchemaVersionRow
 from services.registry.errors import ApiError
-from services.registry.models import ChannelConfig, ChannelCreate, ChannelPatch
+from services.registry.models import NAME_PATTERN, ChannelConfig, ChannelCreate, ChannelPatch
 from services.registry.schemas import Judged, incompatibilities, judge
 from speeddata.channels import multicast_endpoints
 from speeddata.config import Settings
 
 SEEDED = "seeded"
+NAME_RE = re.compile(NAME_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ def get(db: Database, name: str) -> ChannelRow:
 
 
 def _get(session: Session, name: str, lock: bool = False) -> ChannelRow:
+    if not NAME_RE.fullmatch(name):  # no such name can exist; the database is not asked
+        raise ApiError(404, "not_found", f"no channel named {name!r}", name=name)
     query = select(ChannelRow).where(ChannelRow.name == name)
     row = session.scalar(query.with_for_update() if lock else query)
     if row is None:
