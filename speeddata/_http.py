@@ -155,10 +155,12 @@ def call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
     try:
         response = http.request(method, path, **kwargs)
     except httpx.TimeoutException:
-        raise Unreachable(f"{http.base_url}{path}: no answer in time", "timeout") from None
+        where = str(http.base_url).rstrip("/")
+        raise Unreachable(f"{where}{path}: no answer in time", "timeout") from None
     except httpx.TransportError as e:
         why = str(e) or type(e).__name__
-        raise Unreachable(f"cannot reach {http.base_url}: {why}", "unreachable") from None
+        where = str(http.base_url).rstrip("/")
+        raise Unreachable(f"cannot reach {where}: {why}", "unreachable") from None
     if response.is_success:
         try:
             return response.json()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,35 +21,16 @@ from speeddata import (
     Unauthorized,
     Unreachable,
 )
-from speeddata.config import ROOT, Settings, load_settings
-from tests.procs import Proc
-from tests.system import System, free_tcp_port, make_system
+from speeddata.config import ROOT
+from tests.clienttools import Registry, running_registry
+from tests.system import free_tcp_port
 
 EXAMPLE = json.loads((ROOT / "config" / "agents" / "example.avsc").read_text())
 
 
-@dataclass
-class Registry:
-    system: System
-    proc: Proc
-    url: str
-    token: str
-
-    @property
-    def settings(self) -> Settings:
-        return load_settings(config_file=self.system.config, data_dir=self.system.data_dir)
-
-
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory, relay_binary: Path) -> Iterator[Registry]:
-    """One real registry for the module; its token is the file it made in its data dir."""
-    system = make_system(tmp_path_factory.mktemp("registry"), relay_binary, registry={"port": 0})
-    proc = system.start("-m", "services.registry")
-    try:
-        token = (system.data_dir / "token").read_text().strip()
-        yield Registry(system, proc, f"http://{proc.ready['http']}", token)
-    finally:
-        proc.stop()
+    yield from running_registry(tmp_path_factory, relay_binary)
 
 
 @pytest.fixture
@@ -160,7 +140,7 @@ def test_token_from_env_then_data_dir_file(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SPEEDDATA_TOKEN", raising=False)
-    settings = registry.settings.override(registry={"port": int(registry.url.rsplit(":", 1)[1])})
+    settings = registry.settings
     with Client(settings=settings) as c:  # URL and token from the settings' data dir
         assert c.token == registry.token
         c.add_channel("by_file", EXAMPLE)
