@@ -1,7 +1,9 @@
-"""The channels this installation runs, as ingest and the CLI see them.
+"""Channels as ingest and the CLI use them, built from an entry: a registry record (the one
+source of channels while the system runs) or an item of the settings' ``channels:`` list (the
+baseline that seeds an empty registry, and what ingest runs when no registry ever answered).
 
-Until the registry exists they come from the ``channels:`` list of the settings; then
-:func:`configured_channels` is the one function that changes to ask the registry."""
+:func:`registry_channels` asks the registry; :func:`configured_channels` reads the baseline;
+:func:`find_channel` asks the registry, else the baseline."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from speeddata._http import ClientError
 from speeddata.channels import Channel
 from speeddata.config import Settings
 from speeddata.schema import SchemaError, archive_schema, load_schema, time_unit
@@ -22,8 +25,11 @@ CONFIG_KEYS = (
     "rotate_bytes",
     "flush_ms",
     "dec_max_bytes",
+    "retention_ttl_s",
+    "retention_quota_bytes",
 )
-"""Per-channel settings a channel's ``config`` may set (the rest come from ``relay:``)."""
+"""Per-channel settings a channel's ``config`` may set (the rest come from ``relay:``; the
+``retention_`` keys are the janitor's). The original's ``rotation`` means ``rotate_seconds``."""
 
 
 class ChannelError(ValueError):
@@ -36,22 +42,62 @@ def configured_channels(settings: Settings) -> list[Channel]:
     entries = settings.channels or []
     if not isinstance(entries, list):
         raise ChannelError("setting channels must be a list of channels")
-    channels = [_channel(entry, settings) for entry in entries]
+    channels = [make_channel(entry, settings) for entry in entries]
     _check_unique(channels)
     return channels
 
 
 def find_channel(settings: Settings, name: str) -> Channel:
-    """The channel called ``name``; raises :class:`ChannelError` when there is none."""
-    channels = configured_channels(settings)
-    for channel in channels:
-        if channel.name == name:
-            return channel
-    known = ", ".join(c.name for c in channels) or "none"
-    raise ChannelError(f"unknown channel {name!r} (channels: {known})")
+    """The channel called ``name``: the registry's when it answers, else the baseline's;
+    raises :class:`ChannelError` when there is none."""
+    try:
+        records: list[dict[str, Any]] | None = registry_records(settings)
+    except ClientError:
+        records = None
+    if records is None:
+        channels = configured_channels(settings)
+        names = [c.name for c in channels]
+        found = next((c for c in channels if c.name == name), None)
+    else:
+        names = [r["name"] for r in records]
+        entry = next((registry_entry(r) for r in records if r["name"] == name), None)
+        found = None if entry is None else make_channel(entry, settings)
+    if found is None:
+        known = ", ".join(names) or "none"
+        raise ChannelError(f"unknown channel {name!r} (channels: {known})")
+    return found
 
 
-def _channel(entry: Any, settings: Settings) -> Channel:
+def registry_records(settings: Settings, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """The registry's channel records; raises :class:`~speeddata.client.ClientError` when it
+    does not answer or refuses."""
+    from speeddata.client import Client
+
+    with Client(settings=settings, timeout=timeout) as client:
+        return client.channels()
+
+
+def registry_channels(settings: Settings) -> list[Channel]:
+    """The registry's channels (see :func:`registry_records`); a record that cannot be used
+    here is a :class:`ChannelError`."""
+    return [make_channel(registry_entry(r), settings) for r in registry_records(settings)]
+
+
+def registry_entry(record: dict[str, Any]) -> dict[str, Any]:
+    """A registry channel record as an entry of :func:`make_channel`."""
+    return {
+        "name": record["name"],
+        "port": record["port"],
+        "schema": record["schema"],
+        "time_field": record.get("time_field"),
+        "time_unit": record.get("time_unit"),
+        "config": record.get("config") or {},
+    }
+
+
+def make_channel(entry: Any, settings: Settings) -> Channel:
+    """The channel of one entry ``{name, port, schema, time_field, time_unit, config}``, its
+    schema judged by the relay; raises :class:`ChannelError` naming the channel and why."""
     if not isinstance(entry, dict):
         raise ChannelError(f"a channel entry must be a mapping, not {entry!r}")
     name = entry.get("name")
@@ -104,6 +150,10 @@ def _schema_text(source: Any, settings: Settings) -> str:
 def _config(name: str, config: Any) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ChannelError(f"channel {name}: config must be a mapping")
+    if "rotation" in config:
+        rotation = config["rotation"]
+        config = {k: v for k, v in config.items() if k != "rotation"}
+        config.setdefault("rotate_seconds", rotation)
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
         raise ChannelError(

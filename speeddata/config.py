@@ -98,6 +98,7 @@ class IngestSettings(_Section):
     backoff_initial_s: float = key("first restart delay of a relay that exited, seconds")
     backoff_max_s: float = key("cap of the restart delay, seconds")
     stable_after_s: float = key("a relay running this long resets its back-off, seconds")
+    registry_poll_s: float = key("the supervisor reads the registry's channels this often, s")
 
 
 @dataclass(frozen=True)

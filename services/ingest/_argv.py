@@ -10,10 +10,12 @@ from speeddata.config import Settings
 from speeddata.schema import fingerprint
 
 
-def write_schema(channel: Channel, data_dir: Path) -> Path:
-    """Writes the channel schema's exact text to ``<data>/schemas/<channel>.avsc`` (atomically,
-    only when it changed) and returns the path."""
-    path = data_dir / "schemas" / f"{channel.name}.avsc"
+def write_schema(channel: Channel, data_dir: Path, version: int | None = None) -> Path:
+    """Writes the channel schema's exact text to ``<data>/schemas/<channel>.v<version>.avsc``
+    (``<channel>.avsc`` without a version; atomically, only when it changed) and returns the
+    path."""
+    stem = channel.name if version is None else f"{channel.name}.v{version}"
+    path = data_dir / "schemas" / f"{stem}.avsc"
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.read_text(encoding="utf-8") == channel.schema_text:
         return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ class SupervisedRelay:
     """A relay process kept running: started, watched, restarted after a back-off.
 
     States: ``idle`` (never started), ``starting`` (no readiness line yet), ``running``,
-    ``backoff`` (exited, restart due at :attr:`restart_at`), ``stopped``."""
+    ``backoff`` (exited, restart due at :attr:`restart_at`), ``stopping`` (retired: SIGTERM
+    sent, SIGKILL at its deadline), ``stopped``."""
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class SupervisedRelay:
         self._clock = clock
         self._proc: ChildProcess | None = None
         self._started_at = 0.0
+        self._kill_at = 0.0
 
     @property
     def pid(self) -> int | None:
@@ -78,7 +81,11 @@ class SupervisedRelay:
         self.state = "starting"
 
     def poll(self) -> None:
-        """Advances the state machine: readiness, exit, restart when the back-off is over."""
+        """Advances the state machine: readiness, exit, restart when the back-off is over,
+        the end of a retired relay."""
+        if self.state == "stopping":
+            self._poll_stopping()
+            return
         if self.state == "backoff" and self._clock() >= self.restart_at:
             self.restarts += 1
             self.launch()
@@ -91,6 +98,28 @@ class SupervisedRelay:
         if code is not None:
             self._ended(pid=self._proc.pid, code=code, detail=self._proc.last_error)
 
+    def retire(self, grace_s: float) -> None:
+        """Stops the relay without waiting (its channel was removed or changed): SIGTERM now,
+        SIGKILL after ``grace_s``; :meth:`poll` reports ``stopped`` once it exited. A relay
+        that was not running is stopped at once."""
+        if self.state in ("starting", "running") and self._proc is not None:
+            self._proc.signal(signal.SIGTERM)
+            self._kill_at = self._clock() + grace_s
+            self.state = "stopping"
+            return
+        if self.state != "stopped":
+            self.state = "stopped"
+            self._notify("stopped", pid=None, exit_code=None, signal=None)
+
+    def _poll_stopping(self) -> None:
+        assert self._proc is not None
+        code = self._proc.poll()
+        if code is not None:
+            self.state = "stopped"
+            self._notify("stopped", pid=self._proc.pid, runtime_s=self._ran(), **exit_status(code))
+        elif self._clock() >= self._kill_at:
+            self._proc.signal(signal.SIGKILL)
+
     def signal(self, signum: int) -> None:
         """Sends ``signum`` to the relay if it is alive."""
         if self._proc is not None:
@@ -99,7 +128,7 @@ class SupervisedRelay:
     def finish(self, deadline: float) -> None:
         """Waits for the relay to exit until ``deadline`` (monotonic), then kills it; reports
         ``stopped`` for a relay that was running."""
-        was_alive = self.state in ("starting", "running")
+        was_alive = self.state in ("starting", "running", "stopping")
         if self._proc is not None and was_alive:
             code = self._proc.wait_or_kill(deadline - time.monotonic())
             self._notify("stopped", pid=self._proc.pid, runtime_s=self._ran(), **exit_status(code))
