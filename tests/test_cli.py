@@ -52,7 +52,7 @@ def test_up_demo_archives_reports_and_stops_everything_on_ctrl_c(
         fields = parse_line(rest)
         if fields.get("event") == "ready":
             children[name.strip()] = int(fields["pid"])
-    assert set(children) == {"bus", "ingest", "demo"}
+    assert set(children) == {"bus", "registry", "ingest", "demo"}
     wait_until(lambda: "Ctrl-C stops everything" in "\n".join(up.stdout_lines), what="summary")
 
     for channel in ("example", "temperature"):
@@ -87,7 +87,7 @@ def test_up_demo_archives_reports_and_stops_everything_on_ctrl_c(
 
     pids = list(children.values())
     pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
-    assert len(pids) == 5
+    assert len(pids) == 6
     up.popen.send_signal(signal.SIGINT)
     assert up.popen.wait(15) == 0
     assert [p for p in pids if alive(p)] == []
@@ -124,7 +124,7 @@ def test_send_demo_sends_where_the_relays_bind(bind: str, host: str) -> None:
         (["tail", "example", "--signals", "nope"], "channel example has no signal 'nope'"),
         (["send", "demo", "--channel", "bogus"], "Invalid value for '--channel'"),
         (["send", "demo", "--rate", "-1"], "Invalid value for '--rate'"),
-        (["serve", "nope"], "unknown service 'nope' (services: bus, ingest)"),
+        (["serve", "nope"], "unknown service 'nope' (services: bus, registry, ingest)"),
         (
             ["SPEEDDATA__RELAY__BINARY=/nonexistent/relay", "serve", "ingest"],
             "ingest: relay binary /nonexistent/relay is missing",
@@ -193,7 +193,7 @@ def test_ctrl_c_during_start_up_stops_what_was_started(
     up.wait_line(lambda line: line.startswith("bus") and "| event=ready" in line)
     wait_until(lambda: started.exists() and len(started.read_text().split()) == 2)
     pids = [*children(up.pid), *map(int, started.read_text().split())]
-    assert len(pids) == 4  # bus, ingest, two relays
+    assert len(pids) == 5  # bus, registry, ingest, two relays
     up.popen.send_signal(signal.SIGINT)
     assert up.popen.wait(10) == 0, "sdctl up waited for ingest instead of stopping"
     assert not any("event=ready service=sdctl" in line for line in up.lines)
@@ -244,7 +244,7 @@ def test_killed_up_leaves_no_process(system: System, procs: list) -> None:
     pids = [int(parse_line(line.partition("| ")[2])["pid"]) for line in up.lines
             if "| event=ready" in line]  # fmt: skip
     pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
-    assert len(pids) == 4
+    assert len(pids) == 5
     up.kill()
     try:
         wait_until(lambda: not any(map(alive, pids)), what="every child of sdctl up to exit")

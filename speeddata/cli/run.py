@@ -6,7 +6,7 @@ import importlib
 import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Annotated
 
@@ -15,14 +15,15 @@ import typer
 from speeddata._process import ChildProcess
 from speeddata._service import StartError
 from speeddata._signals import parent_env, stop_on_signals
-from speeddata.catalog import ChannelError, configured_channels
+from speeddata.catalog import ChannelError, configured_channels, registry_records
 from speeddata.channels import Channel, multicast_endpoints
 from speeddata.cli._common import CliError, ConfigOption, DataDirOption, settings_from
+from speeddata.client import ClientError, registry_url
 from speeddata.config import Settings
 from speeddata.demo import GENERATORS
 from speeddata.logfmt import LineForwarder, format_line, is_error_line
 
-SERVICES = {"bus": "services.bus", "ingest": "services.ingest"}
+SERVICES = {"bus": "services.bus", "registry": "services.registry", "ingest": "services.ingest"}
 """Services by name, in start order: each module has ``run(settings)`` and ``__main__``."""
 
 READY_TIMEOUT_S = 20.0
@@ -57,8 +58,9 @@ def up(
 ) -> None:
     """Run SpeedData in the foreground; Ctrl-C stops everything.
 
-    Starts the bus, the ingest supervisor (one relay per channel) and, with --demo, senders of
-    the demo signals; then says what runs where."""
+    Starts the bus, the registry (REST API and page), the ingest supervisor (one relay per
+    registered channel) and, with --demo, senders of the demo signals; then says what runs
+    where, with a one-time login link to the registry's page."""
     settings = settings_from(config, data_dir)
     try:
         channels = configured_channels(settings)
@@ -79,6 +81,8 @@ def up(
                 children.append(_start(name, argv, env, logs))
                 if not _wait_ready(children[-1], stop, logs):
                     break  # Ctrl-C or SIGTERM during start-up
+                if name == "registry":  # the port it bound (registry.port may be 0)
+                    settings = _registry_bound(settings, children[-1], env)
             else:
                 print(_summary(settings, channels, children, demo, rate), flush=True)
                 logs.emit(
@@ -88,6 +92,7 @@ def up(
                         pid=os.getpid(),
                         xsub=settings.bus.xsub,
                         xpub=settings.bus.xpub,
+                        registry=registry_url(settings),
                         channels=len(channels),
                     )
                 )
@@ -167,6 +172,30 @@ def _watch(children: list[ChildProcess], stop: threading.Event) -> ChildProcess 
     return None
 
 
+def _registry_bound(
+    settings: Settings, child: ChildProcess, env: MutableMapping[str, str]
+) -> Settings:
+    """The settings with the port the registry bound; later children are told it too."""
+    port = (child.ready or {}).get("http", "").rpartition(":")[2]
+    if not port.isdigit():
+        return settings
+    env["SPEEDDATA__REGISTRY__PORT"] = port
+    return settings.override(registry={"port": int(port)})
+
+
+def _registry_lines(settings: Settings, pid: int) -> list[str]:
+    """Where the registry answers, and a one-time login link to its page."""
+    from services.registry.auth import login_link
+
+    url = registry_url(settings)
+    lines = [f"  registry pid {pid}: page {url}/, REST API {url}/api/v1"]
+    try:
+        link = login_link(settings)
+    except OSError as e:
+        return [*lines, f"    (no login link: cannot read the token: {e})"]
+    return [*lines, f"    log in to the page once with this link: {link}"]
+
+
 def _check_demo_channels(channels: list[Channel]) -> None:
     names = {c.name for c in channels}
     missing = [n for n in GENERATORS if n not in names]
@@ -196,28 +225,36 @@ def _summary(
         "SpeedData is running. Ctrl-C stops everything.",
         f"  bus      pid {pids['bus']}: publishers connect to {settings.bus.xsub},"
         f" subscribers to {settings.bus.xpub}",
+        *_registry_lines(settings, pids["registry"]),
         f"  ingest   pid {pids['ingest']}: one relay per channel, archive in "
         f"{settings.data_dir / 'archive'}",
     ]
-    for channel in channels:
-        full, dec = multicast_endpoints(channel.port, settings)
-        lines.append(
-            f"    {channel.name:<12} udp {bind}:{channel.port}   multicast full {full},"
-            f" decimated {dec}"
-        )
+    ports = _registered(settings, channels)
+    for name, port in ports:
+        full, dec = multicast_endpoints(port, settings)
+        lines.append(f"    {name:<12} udp {bind}:{port}   multicast full {full}, decimated {dec}")
     if demo:
         lines.append(
             f"  demo     pid {pids['demo']}: {', '.join(GENERATORS)} at {rate:g} records/s"
         )
     sdctl = _sdctl_command()
-    first = channels[0].name if channels else "CHANNEL"
+    first = ports[0][0] if ports else "CHANNEL"
     lines += [
         "In another terminal, try:",
         f"  {sdctl} status                 # rate, drops, rejects, files of every channel",
+        f"  {sdctl} channel list           # the registered channels",
         f"  {sdctl} tail {first:<17} # live records",
         f"  {sdctl} events --topic relay     # bus events as JSON lines",
     ]
     return "\n".join(lines)
+
+
+def _registered(settings: Settings, channels: list[Channel]) -> list[tuple[str, int]]:
+    """(name, port) of the registry's channels, else of the baseline ones."""
+    try:
+        return [(r["name"], int(r["port"])) for r in registry_records(settings)]
+    except ClientError:
+        return [(c.name, c.port) for c in channels]
 
 
 def _sdctl_command() -> str:
