@@ -46,7 +46,7 @@ def flag(pid: int, name: str) -> str:
     return argv[argv.index(name) + 1]
 
 
-def one_relay(system: System, channel: str, **flags: str) -> int:
+def one_relay(system: System, procs: list[Proc], channel: str, **flags: str) -> int:
     """Waits until exactly one relay runs for ``channel``, with these flag values; its pid."""
 
     def found() -> int | None:
@@ -59,7 +59,13 @@ def one_relay(system: System, channel: str, **flags: str) -> int:
             return None
         return pids[0] if ok else None
 
-    return int(wait_until(found, what=f"one relay of {channel} with {flags}"))
+    try:
+        return int(wait_until(found, what=f"one relay of {channel} with {flags}"))
+    except AssertionError as e:
+        ingest = [p for p in procs if "services.ingest" in p.argv]
+        tail = "\n".join(ingest[-1].lines[-25:]) if ingest else "(no ingest)"
+        running = relay_pids(system.data_dir, channel)
+        raise AssertionError(f"{e}; relays {running}; ingest said:\n{tail}") from None
 
 
 def test_relays_follow_channels_added_changed_and_removed(system: System, procs: list) -> None:
@@ -67,25 +73,25 @@ def test_relays_follow_channels_added_changed_and_removed(system: System, procs:
     start(system, procs, "registry")
     ingest = start(system, procs, "ingest")
     assert ingest.ready["channels"] == "2"  # the baseline, seeded into the registry
-    example = one_relay(system, "example")
+    example = one_relay(system, procs, "example")
     reg = client(system)
     port = free_channel_ports(1)[0]
 
     reg.add_channel("added1", EXAMPLE, port=port, time_field="time")
-    first = one_relay(system, "added1", port=str(port))
+    first = one_relay(system, procs, "added1", port=str(port))
     schema_v1 = system.data_dir / "schemas" / "added1.v1.avsc"
     assert flag(first, "--schema") == str(schema_v1)
     assert json.loads(schema_v1.read_text()) == EXAMPLE
 
     reg.update_channel("added1", config={"decimation": 5, "algorithm": "mean"})
-    second = one_relay(system, "added1", decimate="5", algorithm="mean")
+    second = one_relay(system, procs, "added1", decimate="5", algorithm="mean")
     assert second != first and not alive(first)
 
     v2 = copy.deepcopy(EXAMPLE)
     v2["fields"].append({"name": "extra", "type": "double", "default": 0.0})
     reg.update_channel("added1", schema=v2)
     schema_v2 = system.data_dir / "schemas" / "added1.v2.avsc"
-    third = one_relay(system, "added1", schema=str(schema_v2), decimate="5")
+    third = one_relay(system, procs, "added1", schema=str(schema_v2), decimate="5")
     assert third != second and schema_v1.exists() and json.loads(schema_v2.read_text()) == v2
     assert flag(third, "--fingerprint") == reg.channel("added1")["fingerprint"]
 
@@ -121,7 +127,7 @@ def test_a_supervisor_started_while_the_registry_is_away_runs_its_last_answer(
     ingest = start(system, procs, "ingest")
     reg = client(system)
     reg.add_channel("late", EXAMPLE, port=free_channel_ports(1)[0])
-    one_relay(system, "late")
+    one_relay(system, procs, "late")
     reg.remove_channel("temperature")  # a baseline channel the registry no longer has
     wait_until(lambda: relay_pids(system.data_dir, "temperature") == [], what="temperature gone")
 
@@ -130,8 +136,8 @@ def test_a_supervisor_started_while_the_registry_is_away_runs_its_last_answer(
     wait_until(lambda: relay_pids(system.data_dir, "late") == [], what="relays to die")
     again = start(system, procs, "ingest")
     assert any("event=registry_away" in line for line in again.lines)
-    one_relay(system, "late")
-    one_relay(system, "example")
+    one_relay(system, procs, "late")
+    one_relay(system, procs, "example")
     assert relay_pids(system.data_dir, "temperature") == []  # not the baseline's list
 
     start(system, procs, "registry")
