@@ -3,7 +3,7 @@ source of channels while the system runs) or an item of the settings' ``channels
 baseline that seeds an empty registry, and what ingest runs when no registry ever answered).
 
 :func:`registry_channels` asks the registry; :func:`configured_channels` reads the baseline;
-:func:`find_channel` asks the registry, else the baseline."""
+:func:`find_channel` and :func:`channel_names` ask the registry, else the baseline."""
 
 from __future__ import annotations
 
@@ -66,6 +66,14 @@ def find_channel(settings: Settings, name: str) -> Channel:
         known = ", ".join(names) or "none"
         raise ChannelError(f"unknown channel {name!r} (channels: {known})")
     return found
+
+
+def channel_names(settings: Settings) -> list[str]:
+    """The names of the channels: the registry's when it answers, else the baseline's."""
+    try:
+        return [str(r["name"]) for r in registry_records(settings)]
+    except ClientError:
+        return [c.name for c in configured_channels(settings)]
 
 
 def registry_records(settings: Settings, timeout: float = 5.0) -> list[dict[str, Any]]:

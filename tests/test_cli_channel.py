@@ -120,3 +120,19 @@ def test_unreachable_registry_is_one_line(registry: Registry) -> None:
     url = f"http://127.0.0.1:{free_tcp_port()}"
     line = one_error(sdctl(registry, "channel", "list", "--url", url))
     assert f"cannot reach {url}/api/v1" in line and "sdctl up" in line
+
+
+def test_status_and_tail_know_the_registry_channels(
+    registry: Registry, procs: list, tmp_path: Path
+) -> None:
+    """sdctl status lists the registry's channels (not the baseline's); tail finds a channel
+    registered at runtime."""
+    procs.append(registry.system.start("-m", "services.bus"))
+    reg = Client(registry.url, registry.token)
+    reg.add_channel("runtime1", EXAMPLE, port=reg.ports_available()[0])
+    reg.remove_channel("temperature")
+    rows = [json.loads(line) for line in ok(sdctl(registry, "status", "--json")).splitlines()]
+    names = [r["channel"] for r in rows]
+    assert "runtime1" in names and "example" in names and "temperature" not in names
+    done = sdctl(registry, "tail", "runtime1", "--signals", "nope", "-n", "1")
+    assert "channel runtime1 has no signal 'nope'" in one_error(done)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from speeddata.bus import Event, Gap, Subscriber
-from speeddata.catalog import ChannelError, configured_channels, find_channel
+from speeddata.catalog import ChannelError, channel_names, find_channel
 from speeddata.channels import Channel
 from speeddata.cli._bus import bus_events
 from speeddata.cli._common import (
@@ -147,7 +147,7 @@ def status(
     seconds."""
     settings = settings_from(config, data_dir)
     try:
-        names = [c.name for c in configured_channels(settings)]
+        names = channel_names(settings)
     except ChannelError as e:
         raise CliError(str(e)) from None
     latest: dict[str, dict[str, Any]] = {}
