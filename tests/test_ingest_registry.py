@@ -96,7 +96,10 @@ def test_relays_follow_channels_added_changed_and_removed(system: System, procs:
     assert flag(third, "--fingerprint") == reg.channel("added1")["fingerprint"]
 
     reg.remove_channel("added1")
-    wait_until(lambda: relay_pids(system.data_dir, "added1") == [], what="the relay to stop")
+    reg.add_channel("renamed1", EXAMPLE, port=port)  # its port, at once: taken over once free
+    one_relay(system, procs, "renamed1", port=str(port))
+    assert not [line for line in ingest.lines if "channel=renamed1" in line and "exited" in line]
+    assert relay_pids(system.data_dir, "added1") == []
     assert relay_pids(system.data_dir, "example") == [example]  # the others never restarted
     assert any("event=relay_retired" in line and "reason=removed" in line for line in ingest.lines)
 
