@@ -135,6 +135,7 @@ def test_a_supervisor_started_while_the_registry_is_away_runs_its_last_answer(
     wait_until(lambda: relay_pids(system.data_dir, "temperature") == [], what="temperature gone")
 
     registry.kill()
+    ingest.wait_line(lambda line: line.startswith("event=registry_away service=ingest"))
     ingest.kill()  # its relays die with it
     wait_until(lambda: relay_pids(system.data_dir, "late") == [], what="relays to die")
     again = start(system, procs, "ingest")
@@ -144,6 +145,7 @@ def test_a_supervisor_started_while_the_registry_is_away_runs_its_last_answer(
     assert relay_pids(system.data_dir, "temperature") == []  # not the baseline's list
 
     start(system, procs, "registry")
+    again.wait_line(lambda line: line.startswith("event=registry_back service=ingest"))
     reg.remove_channel("late")
     wait_until(lambda: relay_pids(system.data_dir, "late") == [], what="late removed")
     assert len(relay_pids(system.data_dir, "example")) == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -37,8 +38,15 @@ def essential(record: dict[str, Any]) -> dict[str, Any]:
 class RegistryWatch:
     """The thread and its latest answer; :meth:`take` hands each new answer over once."""
 
-    def __init__(self, settings: Settings, context: zmq.Context | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        say: Callable[..., None] = lambda event, **fields: None,
+        context: zmq.Context | None = None,
+    ) -> None:
         self.settings = settings
+        self.say = say
+        """Called as ``say(event, **fields)`` when the registry goes away or comes back."""
         self.poll_s = float(settings.ingest.registry_poll_s)
         self.first_try = threading.Event()
         """Set once the first read is over (answered or not)."""
@@ -90,9 +98,14 @@ class RegistryWatch:
         try:
             records = [essential(r) for r in client.channels()]
         except (ClientError, KeyError, TypeError, ValueError) as e:
+            if self.reads and not self.last_error:
+                self.say("registry_away", error=str(e))
             self.failures += 1
             self.last_error = str(e)
             return
+        if self.last_error:
+            self.say("registry_back", channels=len(records))
+        self.last_error = ""
         self.reads += 1
         with self._lock:
             if records != self._latest:

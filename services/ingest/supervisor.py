@@ -192,7 +192,9 @@ def _run(settings: Settings, publish: Publish | None, logs: LineForwarder) -> in
         raise StartError(f"data dir: {e}", START_FAILED) from None
     with lock, stop_on_signals() as quit_flag, _bus_publisher(settings, publish) as send:
         supervisor = Supervisor(settings, send, logs)
-        watch = RegistryWatch(settings)
+        watch = RegistryWatch(
+            settings, lambda event, **f: logs.emit(format_line(event=event, service="ingest", **f))
+        )
         watch.start()
         try:
             _supervise(supervisor, watch, Planner(settings, supervisor.refuse), quit_flag, logs)
