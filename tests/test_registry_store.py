@@ -116,6 +116,8 @@ def test_settings_are_checked(tmp_path, auth):
     bad = registry_settings(tmp_path / "d", auth="maybe")
     with pytest.raises(SettingsError):
         create_app(bad)
+    with pytest.raises(SettingsError):
+        create_app(registry_settings(tmp_path / "d").override(bus={"linger_ms": 5000}))
     create_app(registry_settings(tmp_path / "d", auth=auth))
 
 

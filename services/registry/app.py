@@ -22,6 +22,7 @@ from services.registry.context import Context
 from services.registry.db import Database, database_url
 from services.registry.errors import HANDLERS
 from services.registry.live import Live
+from speeddata.bus import bus_options
 from speeddata.config import Settings, SettingsError
 
 log = logging.getLogger("services.registry")
@@ -34,6 +35,7 @@ def create_app(settings: Settings) -> Starlette:
     """The registry as an ASGI app; nothing happens until its lifespan starts."""
     if settings.registry.auth not in AUTH_MODES:
         raise SettingsError(f"registry.auth must be one of {', '.join(AUTH_MODES)}")
+    bus_options(settings)  # a bad bus setting stops the start, not the bus threads later
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

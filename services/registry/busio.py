@@ -64,15 +64,24 @@ class BusLink:
         with Publisher("registry", "api", self.settings, context=self.context) as pub:
             next_beat = 0.0
             while not self._stop.is_set():
-                try:
-                    change: Change | None = self._changes.get(timeout=POLL_S)
-                except queue.Empty:
-                    change = None
-                if change is not None:
+                changes = self._pending()
+                for change in changes:
                     self._publish_change(pub, change)
-                if change is not None or time.monotonic() >= next_beat:
+                if changes or time.monotonic() >= next_beat:  # one snapshot for a burst
                     self._publish_snapshot(pub)
                     next_beat = time.monotonic() + self.settings.registry.snapshot_s
+
+    def _pending(self) -> list[Change]:
+        """The changes queued now (waiting up to ``POLL_S`` for the first)."""
+        try:
+            changes = [self._changes.get(timeout=POLL_S)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                changes.append(self._changes.get_nowait())
+            except queue.Empty:
+                return changes
 
     def _publish_change(self, pub: Publisher, change: Change) -> None:
         row = change.row
