@@ -136,3 +136,33 @@ def test_database_away_is_503(tmp_path, pg_server, monkeypatch):
             assert_error(client.get(f"{API}/channels"), 503, "database_unavailable")
             body = {"name": "x", "port": 26000 + 77, "schema": "config/agents/example.avsc"}
             assert_error(client.post(f"{API}/channels", json=body, headers=AUTH), 503)
+
+
+def test_sqlite_wal_and_immediate_writes(tmp_path):
+    import sqlite3
+
+    from sqlalchemy import select
+
+    from services.registry.db import MetaRow
+
+    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    upgrade(db.engine)
+    try:
+        with db.reading() as session:
+            mode = session.execute(text("PRAGMA journal_mode")).scalar()
+            busy = session.execute(text("PRAGMA busy_timeout")).scalar()
+        assert (mode, busy) == ("wal", 10_000)
+        other = sqlite3.connect(tmp_path / "r.db", timeout=0, isolation_level=None)
+        with db.writing() as session:
+            session.scalar(select(MetaRow).limit(1))  # a write transaction that only read yet
+            # it holds the write lock from its start (BEGIN IMMEDIATE): nobody else may begin
+            # one, so two writers never both read and then fail to upgrade to writing
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        with db.reading() as session:  # a reader leaves writers free (WAL)
+            session.scalar(select(MetaRow).limit(1))
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+        other.close()
+    finally:
+        db.close()
