@@ -8,12 +8,12 @@ import stat
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from starlette.testclient import TestClient
 
 from services.registry import create_app, login_link
-from services.registry.auth import COOKIE, load_token
-from services.registry.db import Database, database_url
+from services.registry.auth import COOKIE, load_token, login_nonce
+from services.registry.db import Database, UsedLoginRow, database_url
 from services.registry.migrate import upgrade
 from speeddata.config import SettingsError
 from tests.registrytools import AUTH, TOKEN, registry_settings
@@ -98,6 +98,16 @@ def test_login_link_sets_a_cookie_once(make_client, tmp_path):
     same = {"Origin": "http://127.0.0.1:8080"}
     r = client.post(f"{API}/channels", json=body, headers=same)
     assert r.status_code == 201, r.text
+    db = client.app.state.registry.db  # type: ignore[attr-defined]
+    with db.writing() as session:  # a nonce used long ago: forgotten at the next login
+        session.add(UsedLoginRow(nonce="old", used_ns=1))
+    next_link = login_link(settings, port=8080, token=TOKEN)
+    assert client.get(next_link.removeprefix("http://127.0.0.1:8080"), follow_redirects=False)
+    with db.reading() as session:
+        assert {r.nonce for r in session.scalars(select(UsedLoginRow))} == {
+            login_nonce(TOKEN, path.partition("token=")[2], 3600),
+            login_nonce(TOKEN, next_link.partition("token=")[2], 3600),
+        }
     client.cookies.set(COOKIE, "tampered")
     assert_error(client.delete(f"{API}/channels/bycookie", headers=same), 401)
 
@@ -140,8 +150,6 @@ def test_database_away_is_503(tmp_path, pg_server, monkeypatch):
 
 def test_sqlite_wal_and_immediate_writes(tmp_path):
     import sqlite3
-
-    from sqlalchemy import select
 
     from services.registry.db import MetaRow
 

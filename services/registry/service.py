@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -76,9 +77,12 @@ async def login(request: Request) -> Response:
         raise ApiError(401, "unauthorized", "this login link is not valid (or too old)")
 
     def spend() -> bool:
+        now = time.time_ns()
+        expired = now - (c.settings.registry.login_ttl_s + 60) * 1_000_000_000
         try:
-            with c.db.writing() as session:
-                session.add(UsedLoginRow(nonce=nonce, used_ns=time.time_ns()))
+            with c.db.writing() as session:  # links past their age are refused anyway
+                session.execute(delete(UsedLoginRow).where(UsedLoginRow.used_ns < expired))
+                session.add(UsedLoginRow(nonce=nonce, used_ns=now))
         except IntegrityError:
             return False
         return True
