@@ -286,3 +286,25 @@ def test_health_metrics_openapi(client):
     assert create["properties"]["name"]["pattern"] == "^[a-z][a-z0-9_-]{0,62}$"
     for status in ("201", "400", "401", "409", "413", "415", "422"):
         assert status in post["responses"]
+
+
+def test_every_operation_answers_bad_input_in_the_error_shape(client):
+    from services.registry.app import OPERATIONS
+
+    json_type = {**AUTH, "content-type": "application/json"}
+    for op in OPERATIONS:
+        path = API + op.path.replace("{name}", "example").replace("{port}", "x")
+        if op.body is not None:
+            r = client.request(op.method, path, content=b"{not json", headers=json_type)
+            assert_error(r, 400, "malformed")
+            r = client.request(op.method, path, content=b"{}", headers={**AUTH,
+                               "content-type": "text/csv"})  # fmt: skip
+            assert_error(r, 415)
+        elif "{port}" in op.path:
+            assert_error(client.request(op.method, path, headers=AUTH), 400, "malformed")
+        if "{name}" in op.path:
+            missing = API + op.path.replace("{name}", "nope")
+            body = {"schema": RECORD} if op.body is not None else None
+            assert_error(client.request(op.method, missing, json=body, headers=AUTH), 404)
+        if op.mutating and op.body is None:
+            assert_error(client.request(op.method, path), 401)
