@@ -3,7 +3,9 @@ Playwright's sync API) against the real registry service beside a real bus proxy
 visitor sees the table and how to log in; the one-time login link lets a browser register a
 channel from an uploaded .avsc, read its schema and versions, and remove it after a confirm;
 user data shows as text, never as markup; errors show the API's ``detail``; the table follows
-the registry by itself; the theme follows the system and the toggle."""
+the registry by itself; the theme follows the system and the toggle. One test runs it all for
+real (ingest starts the relay of a channel registered on the page, a Sender sends): the page
+shows the channel turn active with a rising count."""
 
 from __future__ import annotations
 
@@ -26,11 +28,13 @@ from playwright.sync_api import (
 )
 
 from services.registry.auth import COOKIE, login_link, session_cookie
+from speeddata import Sender
 from speeddata.bus import Publisher
-from speeddata.config import load_settings
-from tests.procs import Proc
+from speeddata.config import ROOT, load_settings
+from speeddata.demo import demo_records
+from tests.procs import Proc, wait_until
 from tests.registrytools import AUTH, TOKEN
-from tests.system import System, free_channel_ports, free_tcp_port, make_system
+from tests.system import System, free_channel_ports, make_system
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -76,7 +80,7 @@ class Registry:
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory, relay_binary: Path) -> Iterator[Registry]:
     tmp = tmp_path_factory.mktemp("page")
-    system = make_system(tmp, relay_binary, registry={"port": free_tcp_port(), "stale_s": 3})
+    system = make_system(tmp, relay_binary, registry={"stale_s": 3})
     system.env["SPEEDDATA_TOKEN"] = TOKEN
     started: list[Proc] = []
     try:
@@ -404,4 +408,39 @@ def test_a_failed_relay_shows_its_last_error_line_as_text(browser, registry):
     expect(status.locator(".status")).to_have_text("failed")
     expect(status.locator(".why")).to_have_text(detail)
     assert status.locator("i").count() == 0
+    assert problems == []
+
+
+def test_a_channel_registered_on_the_page_captures(browser, tmp_path, relay_binary, procs):
+    """All real: bus, registry, ingest (which follows the registry), the relay it starts and a
+    device's Sender; the page shows the new channel turn active with a rising count."""
+    system = make_system(tmp_path, relay_binary, ingest={"registry_poll_s": 2.0})
+    system.env["SPEEDDATA_TOKEN"] = TOKEN
+    procs.append(system.start("-m", "services.bus"))
+    procs.append(system.start("-m", "services.registry"))
+    reg = Registry(system, procs[-1])
+    procs.append(system.start("-m", "services.ingest"))
+    page, problems = logged_in(browser, reg)
+    [port] = free_channel_ports(1)
+    register_upload(page, "sensor", port, ROOT / "config" / "agents" / "example.avsc")
+    expect(row(page, "sensor")).to_contain_text(str(port))
+    cells = row(page, "sensor").locator("td")
+    records = demo_records("example", seed=5)
+    schema = json.loads((ROOT / "config" / "agents" / "example.avsc").read_text())
+
+    def count() -> int:
+        text = (cells.nth(5).text_content() or "").replace(",", "")
+        return int(text) if text.isdigit() else 0
+
+    with Sender(schema, "127.0.0.1", port) as sender:
+
+        def counted_beyond(n: int) -> bool:
+            sender.send_many(next(records) for _ in range(5))
+            page.wait_for_timeout(200)
+            return count() > n
+
+        wait_until(lambda: counted_beyond(0), timeout=30, interval=0.3, what="records counted")
+        expect(cells.nth(3)).to_have_text("active")
+        first = count()
+        wait_until(lambda: counted_beyond(first), timeout=30, interval=0.3, what="a rising count")
     assert problems == []
