@@ -61,7 +61,7 @@ SchemaSource = dict[str, Any] | str | Path
 """A schema: an inline Avro record schema (dict), the path of an ``.avsc`` inside the server
 installation's ``config/`` folder (str, as the original clients send it), or a local file
 (:class:`~pathlib.Path`), uploaded."""
-PORT_TRIES = 5
+PORT_TRIES = 20
 """How often :meth:`Client.add_channel` picks another free port when one was taken meanwhile."""
 
 
@@ -120,16 +120,17 @@ class Client:
         fields = {"name": name, "config": config, "time_field": time_field, "time_unit": time_unit}
         if port is not None:
             return self._register({**fields, "port": port}, schema)
-        for attempt in range(PORT_TRIES):
+        attempts = PORT_TRIES
+        while True:
             free = self.ports_available()
             if not free:
                 raise Conflict("no free port left in the channel range", "no_free_port", 409)
             try:
                 return self._register({**fields, "port": free[0]}, schema)
             except Conflict as e:
-                if e.code != "port_taken" or attempt == PORT_TRIES - 1:
+                attempts -= 1
+                if e.code != "port_taken" or attempts == 0:
                     raise
-        raise AssertionError("unreachable")
 
     def update_channel(
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,23 @@ def test_speeddata_client_as_the_original(
     assert client.deregister_channel("python_test") is True
     assert client.deregister_channel("python_test") is False
     assert client.get_channel("python_test") is None
+
+
+def test_concurrent_adds_without_a_port_get_distinct_ports(
+    client: Client, registry: Registry
+) -> None:
+    """Racers that are offered the same free port: the losers (409 port_taken) ask again."""
+    names = [f"racer{i}" for i in range(6)]
+
+    def add(name: str) -> int:
+        with Client(registry.url, registry.token) as c:
+            return int(c.add_channel(name, EXAMPLE)["port"])
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        ports = list(pool.map(add, names))
+    assert len(set(ports)) == len(names)
+    assert {c["name"]: c["port"] for c in client.channels() if c["name"] in names} == dict(
+        zip(names, ports, strict=True)
+    )
+    for name in names:
+        client.remove_channel(name)
