@@ -37,7 +37,8 @@ def _bin_dir() -> Path:
 class PgServer:
     def __init__(self) -> None:
         self.bin = _bin_dir()
-        self.dir = Path(tempfile.mkdtemp(prefix="speeddata-pg-"))
+        # under /tmp, whatever TMPDIR says: the postgres user must reach it (not so /root/...)
+        self.dir = Path(tempfile.mkdtemp(prefix="speeddata-pg-", dir="/tmp"))
         shutil.chown(self.dir, "postgres", "postgres")
         self.port = free_tcp_port()
         self.proc: subprocess.Popen[bytes] | None = None
