@@ -21,6 +21,8 @@ from speeddata.config import Settings
 
 log = logging.getLogger("services.registry")
 POLL_S = 0.2
+LISTEN_POLL_S = 0.05
+"""How often the listener looks at its stop flag (a stop should not wait long)."""
 
 
 class BusLink:
@@ -38,7 +40,7 @@ class BusLink:
         self.channels = channels
         self.context = context
         self.published = 0
-        self._changes: queue.Queue[Change] = queue.Queue()
+        self._changes: queue.Queue[Change | None] = queue.Queue()  # None: wake up, stop
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._publish_loop, name="registry-pub", daemon=True),
@@ -51,6 +53,7 @@ class BusLink:
 
     def stop(self) -> None:
         self._stop.set()
+        self._changes.put(None)
         for t in self._threads:
             t.join(5)
 
@@ -74,14 +77,15 @@ class BusLink:
     def _pending(self) -> list[Change]:
         """The changes queued now (waiting up to ``POLL_S`` for the first)."""
         try:
-            changes = [self._changes.get(timeout=POLL_S)]
+            first = self._changes.get(timeout=POLL_S)
         except queue.Empty:
             return []
+        changes = [first]
         while True:
             try:
                 changes.append(self._changes.get_nowait())
             except queue.Empty:
-                return changes
+                return [c for c in changes if c is not None]
 
     def _publish_change(self, pub: Publisher, change: Change) -> None:
         row = change.row
@@ -112,7 +116,7 @@ class BusLink:
         topics = ["relay.status", "ingest.relay"]
         with Subscriber(topics, self.settings, context=self.context) as sub:
             while not self._stop.is_set():
-                event = sub.recv(timeout=POLL_S)
+                event = sub.recv(timeout=LISTEN_POLL_S)
                 if event is None:
                     continue
                 if event.topic.startswith("relay.status."):
