@@ -4,7 +4,9 @@ real bus proxy: its readiness line, the events it publishes, what it hears from 
 
 from __future__ import annotations
 
+import asyncio
 import random
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -154,3 +156,31 @@ def test_cannot_start_is_one_line(tmp_path, relay_binary, argv):
     errors = [line for line in proc.lines if line.startswith("event=error service=registry")]
     assert errors, proc.lines
     assert not any("Traceback" in line for line in proc.lines), proc.lines
+
+
+def test_accepted_connections_get_tcp_nodelay() -> None:
+    """asyncio sets TCP_NODELAY only on sockets made as IPPROTO_TCP: without it a keep-alive
+    client waited for its delayed ACK (~40 ms) on every response written in two parts (found
+    by `python -m bench --case registry`)."""
+    from services.registry.main import _bind
+
+    async def nodelay_of_accepted() -> int:
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[int] = loop.create_future()
+
+        class Check(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                got.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        with _bind("127.0.0.1", 0) as sock:
+            server = await loop.create_server(Check, sock=sock)
+            _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+            try:
+                return await asyncio.wait_for(got, 10)
+            finally:
+                writer.close()
+                server.close()
+
+    assert asyncio.run(nodelay_of_accepted()) != 0
