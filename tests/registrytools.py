@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from bench.pgserver import PgServer, Unavailable
 from services.registry import create_app
 from speeddata.config import ROOT, Settings, load_settings
-from tests.pgserver import PgServer, Unavailable
 from tests.procs import Proc, start
 from tests.system import free_tcp_port
 

@@ -1,6 +1,6 @@
-"""A real PostgreSQL for tests: Debian's server binaries run as the ``postgres`` user
-(``runuser``; the server refuses root) on a free port of 127.0.0.1, with its data and socket
-dirs in a temp dir that goes away when it stops."""
+"""A real PostgreSQL for the tests and the registry benchmark: Debian's server binaries run as
+the ``postgres`` user (``runuser``; the server refuses root) on a free port of 127.0.0.1, with
+its data and socket dirs in a temp dir that goes away when it stops."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import glob
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -16,9 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.system import free_tcp_port
-
 START_TIMEOUT_S = 30.0
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Unavailable(RuntimeError):
