@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
 
-from bench import machine, results, tools, worst_datagram
+from bench import machine, registry, results, tools, worst_datagram
 from bench.receivers import RELAY_VARIANTS, Load
 from bench.report import Context, render
 from bench.sweep import Case, Run, sweep
@@ -70,16 +71,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ms", type=int, help="duration of one run in ms (default 2000; quick 500)")
     p.add_argument("--relay", type=Path, help=f"relay binary (default {tools.RELAY})")
     p.add_argument(
-        "--case", action="append", choices=[c.key for c in FULL] + ["worst"], help="only these"
+        "--case",
+        action="append",
+        choices=[c.key for c in FULL] + ["worst", "registry"],
+        help="only these",
     )
     p.add_argument("--render", type=Path, help=f"write the report from saved runs ({RUNS_JSON})")
     args = p.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    args.command = f"python -m bench {shlex.join(given)}" if given else "make bench"
     cases = [c for c in (QUICK if args.quick else FULL) if not args.case or c.key in args.case]
     out = args.out or (QUICK_OUT if args.quick else FULL_OUT)
     try:
         if args.render:
             ctx, runs = results.load(args.render)
             worst = worst_datagram.load()
+            reg = registry.load()
         else:
             ctx, runs = measure(args, cases)
             results.save(RUNS_JSON, ctx, runs)
@@ -88,11 +95,15 @@ def main(argv: list[str] | None = None) -> int:
                 if args.case and "worst" not in args.case
                 else worst_datagram.measure(args.quick)
             )
+            reg = (
+                None if args.case and "registry" not in args.case else registry.measure(args.quick)
+            )
     except (tools.BenchError, ValueError, OSError) as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(ctx, results.summarize(ctx, cases, runs)) + worst_datagram.render(worst))
+    report = render(ctx, results.summarize(ctx, cases, runs), registry.targets(reg))
+    out.write_text(report + worst_datagram.render(worst) + registry.render(reg))
     print(f"bench: wrote {out}", file=sys.stderr)
     return 0
 
@@ -108,7 +119,7 @@ def measure(args: argparse.Namespace, cases: list[Case]) -> tuple[Context, dict[
         tools.RELAY = args.relay.resolve()
     rcvbuf = load_settings().relay.rcvbuf
     ctx = Context(
-        command="make bench" if not args.quick else "python -m bench --quick",
+        command=args.command,
         date=time.strftime("%Y-%m-%d %H:%M %Z"),
         machine=machine.describe(),
         repeats=repeats,

@@ -32,7 +32,8 @@ class Context:
     rcvbuf: int
 
 
-def render(ctx: Context, results: Sequence[CaseResult]) -> str:
+def render(ctx: Context, results: Sequence[CaseResult], more_targets: Sequence[str] = ()) -> str:
+    """The report; `more_targets`: rows of other benchmarks' targets for its Targets table."""
     out = [
         "# Benchmarks",
         "",
@@ -43,7 +44,7 @@ def render(ctx: Context, results: Sequence[CaseResult]) -> str:
         *[f"- {line}" for line in ctx.machine],
         "",
         *_method(ctx),
-        *_targets(results),
+        *_targets(results, more_targets),
     ]
     for res in results:
         out += _case(ctx, res)
@@ -116,7 +117,7 @@ TARGET_CASES = (
 TARGET_RELAYS = (("relay", "decimate 1"), ("relay_dec10", "decimate 10"))
 
 
-def _targets(results: Sequence[CaseResult]) -> list[str]:
+def _targets(results: Sequence[CaseResult], more: Sequence[str] = ()) -> list[str]:
     by_key = {r.case.key: r.figures for r in results}
     rows = ["## Targets", "", "| target | measured | result |", "| --- | --- | --- |"]
     for case, what in TARGET_CASES:
@@ -146,7 +147,7 @@ def _targets(results: Sequence[CaseResult]) -> list[str]:
         )
     if len(rows) == 4:
         rows.append("| (relay not measured) | | |")
-    return rows + [""]
+    return rows + [*more, ""]
 
 
 def _relative_row(relay: Figures, copy: Figures, what: str) -> str:

@@ -9,7 +9,7 @@ import re
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from speeddata._process import ChildProcess
@@ -58,13 +58,13 @@ class Proc:
     """A started benchmark process (a :class:`speeddata._process.ChildProcess`); its output is
     kept, stderr and stdout lines together for `tail`, stdout alone for `last_out`."""
 
-    def __init__(self, argv: Sequence[str]) -> None:
+    def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> None:
         self.argv = list(argv)
         self.out: list[str] = []
         self._log = io.StringIO()
         self._logs = LineForwarder(self._log)
         self._child = ChildProcess(
-            Path(self.argv[0]).name, self.argv, self._logs, "", on_stdout=self.out.append
+            Path(self.argv[0]).name, self.argv, self._logs, "", env, on_stdout=self.out.append
         )
 
     @property

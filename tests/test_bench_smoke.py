@@ -12,7 +12,7 @@ from typing import Any
 import fastavro
 import pytest
 
-from bench import tools
+from bench import registry, tools
 from bench.receivers import RECORD_BYTES, CopyRelay, CopyRelayGso, Load, Sink
 from bench.sweep import Case, blast, run_once
 
@@ -46,3 +46,10 @@ def test_low_rate_run_loses_nothing(kind) -> None:  # type: ignore[no-untyped-de
     assert run.sent == 2000
     assert all(v == 2000 for v in run.delivered.values()), run.delivered
     assert run.clean
+
+
+def test_registry_list_bench_runs() -> None:
+    """bench/registry.py's list benchmark on a real registry (3 channels, 5 requests)."""
+    result = registry.list_latency("sqlite", 3, 5)
+    assert (result["channels"], result["requests"]) == (3, 5)
+    assert result["bytes"] > 0 and result["p50"] <= result["p99"] <= result["max"]
