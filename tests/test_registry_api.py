@@ -321,3 +321,26 @@ def test_every_operation_answers_bad_input_in_the_error_shape(client):
             assert_error(client.request(op.method, missing, json=body, headers=AUTH), 404)
         if op.mutating and op.body is None:
             assert_error(client.request(op.method, path), 401)
+
+
+def test_the_list_follows_every_change_also_made_by_another_registry(make_client):
+    """GET /channels keeps each channel's stored part between requests: it must still show
+    every change, also those another registry on the same database made."""
+    writer, reader = make_client(), make_client()
+
+    def listed() -> dict:
+        return {c["name"]: c for c in reader.get(f"{API}/channels").json()["channels"]}
+
+    assert "fresh" not in listed()
+    r = writer.post(f"{API}/channels", json=channel_body("fresh", 26610), headers=AUTH)
+    assert r.status_code == 201, r.text
+    assert listed()["fresh"]["port"] == 26610
+    r = writer.patch(f"{API}/channels/fresh", json={"config": {"decimation": 5}}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert listed()["fresh"]["config"]["decimation"] == 5
+    assert writer.delete(f"{API}/channels/fresh", headers=AUTH).status_code == 200
+    assert "fresh" not in listed()
+    r = writer.post(f"{API}/channels", json=channel_body("fresh", 26611), headers=AUTH)
+    assert r.status_code == 201, r.text
+    assert listed()["fresh"]["port"] == 26611
+    assert listed()["fresh"]["config"].get("decimation") in (None, 1)

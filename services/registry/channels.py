@@ -48,8 +48,7 @@ async def list_channels(request: Request) -> Response:
     wanted = request.query_params.get("status")
     if wanted is not None and wanted not in STATUSES:
         raise ApiError(422, "invalid", f"status must be one of {', '.join(STATUSES)}")
-    rows = await run_in_threadpool(store.rows, c.db)
-    shown = [views.channel(r, c.live) for r in rows]
+    shown = await run_in_threadpool(c.listing.channels, c.db, c.live)
     return views.FastJSON({"channels": [s for s in shown if wanted in (None, s["status"])]})
 
 

@@ -11,6 +11,7 @@ from services.registry.auth import Guard
 from services.registry.busio import BusLink
 from services.registry.db import Database
 from services.registry.errors import ApiError
+from services.registry.listing import ChannelListing
 from services.registry.live import Live
 from services.registry.store import Change
 from speeddata.config import Settings
@@ -25,6 +26,7 @@ class Context:
     token: str
     bus: BusLink | None = None
     seeded: list[Change] = field(default_factory=list)
+    listing: ChannelListing = field(default_factory=ChannelListing)
 
 
 def ctx(request: Request) -> Context:

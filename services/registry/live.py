@@ -83,15 +83,24 @@ class Live:
 
     def view(self, name: str, since_ns: int) -> View:
         """The status of channel ``name`` registered (or changed) at ``since_ns``."""
+        return self.views([(name, since_ns)])[0]
+
+    def views(self, channels: list[tuple[str, int]]) -> list[View]:
+        """:meth:`view` of each ``(name, since_ns)``, under one lock."""
         now = time.time_ns()
+        nothing = Heard()
         with self._lock:
-            heard = self._heard.get(name) or Heard()
-            return View(
-                status=self._status(heard, since_ns, now),
-                heartbeat_ns=heard.heartbeat_ns,
-                last_error=(heard.detail or None) if heard.ingest_action in FAILING else None,
-                counters=dict(heard.counters),
-            )
+            return [
+                self._view(self._heard.get(name, nothing), since, now) for name, since in channels
+            ]
+
+    def _view(self, heard: Heard, since_ns: int, now: int) -> View:
+        return View(
+            status=self._status(heard, since_ns, now),
+            heartbeat_ns=heard.heartbeat_ns,
+            last_error=(heard.detail or None) if heard.ingest_action in FAILING else None,
+            counters=heard.counters,  # replaced whole by relay_status, never changed in place
+        )
 
     def _status(self, heard: Heard, since_ns: int, now: int) -> str:
         beat = heard.heartbeat_ns

@@ -11,7 +11,7 @@ from pydantic_core import to_json
 from starlette.responses import JSONResponse
 
 from services.registry.db import ChannelRow, SchemaVersionRow
-from services.registry.live import Live
+from services.registry.live import Live, View
 
 
 def iso(ns: int | None) -> str | None:
@@ -36,7 +36,11 @@ def parsed(text: str) -> Any:
 
 
 def channel(row: ChannelRow, live: Live) -> dict[str, Any]:
-    seen = live.view(row.name, row.updated_ns)
+    return {**stored(row), **heard(live.view(row.name, row.updated_ns))}
+
+
+def stored(row: ChannelRow) -> dict[str, Any]:
+    """The part of a channel record that is in the database."""
     return {
         "name": row.name,
         "port": row.port,
@@ -48,12 +52,18 @@ def channel(row: ChannelRow, live: Live) -> dict[str, Any]:
         "time_unit": row.time_unit,
         "config": row.config,
         "multicast": {"full": row.mcast_full, "decimated": row.mcast_dec},
+        "created_at": iso(row.created_ns),
+        "updated_at": iso(row.updated_ns),
+    }
+
+
+def heard(seen: View) -> dict[str, Any]:
+    """The part of a channel record heard on the bus."""
+    return {
         "status": seen.status,
         "last_heartbeat": iso(seen.heartbeat_ns),
         "last_error": seen.last_error,
         "counters": seen.counters,
-        "created_at": iso(row.created_ns),
-        "updated_at": iso(row.updated_ns),
     }
 
 
