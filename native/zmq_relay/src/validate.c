@@ -206,12 +206,41 @@ static const uint8_t *blocks(vctx *v, const zr_node *n, const uint8_t *p, int de
     }
 }
 
-/* A record: only its fields that take bytes need reading (the others are always valid). */
+/* Bytes of a value whose encoding has one width (float, double, fixed), else 0. */
+static inline size_t fixed_width(const zr_node *n)
+{
+    switch (n->type) {
+    case ZR_T_FLOAT:
+        return 4;
+    case ZR_T_DOUBLE:
+        return 8;
+    case ZR_T_FIXED:
+        return n->size;
+    default:
+        return 0;
+    }
+}
+
+/* A record: only its fields that take bytes need reading (the others are always valid). A run
+ * of fixed-width fields is one length check, made before the next field is read, so a datagram
+ * fails at the same field, for the same reason, as field by field. */
 static const uint8_t *fields(vctx *v, const zr_node *n, const uint8_t *p, int depth)
 {
-    for (uint32_t i = 0; i < n->nsized && p; i++)
-        p = value(v, n->children[n->sized[i]], p, depth);
-    return p;
+    size_t run = 0;
+    for (uint32_t i = 0; i < n->nsized; i++) {
+        const zr_node *f = n->children[n->sized[i]];
+        size_t width = fixed_width(f);
+        if (width) {
+            run += width;
+            continue;
+        }
+        if (run && !(p = need(v, p, run)))
+            return NULL;
+        run = 0;
+        if (!(p = value(v, f, p, depth)))
+            return NULL;
+    }
+    return run ? need(v, p, run) : p;
 }
 
 /* One value; `depth` is the nesting levels its ancestors take. Records, arrays, maps and
