@@ -9,25 +9,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-COUNTERS = (
-    "received",
-    "bytes",
-    "records",
-    "rejected",
-    "kernel_drops",
-    "archived",
-    "unarchived",
-    "archive_bytes",
-    "files",
-    "quarantined",
-    "quarantine_dropped",
-    "forwarded",
-    "decimated",
-    "mcast_errors",
-    "bus_dropped",
-    "rate",
-    "record_rate",
-)
+from speeddata.events import listing
+
+COUNTERS = tuple(listing()["relay_counters"])
 """The relay_counters of proto/topics.yaml that a channel record carries."""
 
 FAILING = ("exited", "backoff")
