@@ -7,6 +7,8 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from bench import machine, registry, results, tools, worst_datagram
 from bench.receivers import RELAY_VARIANTS, Load
@@ -62,6 +64,12 @@ FULL_OUT = tools.ROOT / "docs" / "benchmarks.md"
 
 RUNS_JSON = tools.BUILD / "runs.json"
 
+SECTIONS: dict[str, ModuleType] = {"worst": worst_datagram, "registry": registry}
+"""Benchmarks of their own, reported after the relay's sweeps, by ``--case`` key. Each module
+has ``measure(quick) -> result``, ``load() -> result | None`` (the last saved result),
+``render(result | None) -> str`` and may have ``targets(result | None) -> list[str]`` (rows
+of the report's Targets table)."""
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
@@ -73,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--case",
         action="append",
-        choices=[c.key for c in FULL] + ["worst", "registry"],
+        choices=[c.key for c in FULL] + list(SECTIONS),
         help="only these",
     )
     p.add_argument("--render", type=Path, help=f"write the report from saved runs ({RUNS_JSON})")
@@ -85,27 +93,31 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.render:
             ctx, runs = results.load(args.render)
-            worst = worst_datagram.load()
-            reg = registry.load()
+            measured = {key: module.load() for key, module in SECTIONS.items()}
         else:
             ctx, runs = measure(args, cases)
             results.save(RUNS_JSON, ctx, runs)
-            worst = (
-                None
-                if args.case and "worst" not in args.case
-                else worst_datagram.measure(args.quick)
-            )
-            reg = (
-                None if args.case and "registry" not in args.case else registry.measure(args.quick)
-            )
+            measured = {
+                key: None if args.case and key not in args.case else module.measure(args.quick)
+                for key, module in SECTIONS.items()
+            }
     except (tools.BenchError, ValueError, OSError) as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
     out.parent.mkdir(parents=True, exist_ok=True)
-    report = render(ctx, results.summarize(ctx, cases, runs), registry.targets(reg))
-    out.write_text(report + worst_datagram.render(worst) + registry.render(reg))
+    report = render(ctx, results.summarize(ctx, cases, runs), _targets(measured))
+    out.write_text(report + "".join(m.render(measured[k]) for k, m in SECTIONS.items()))
     print(f"bench: wrote {out}", file=sys.stderr)
     return 0
+
+
+def _targets(measured: dict[str, Any]) -> list[str]:
+    """The sections' rows of the Targets table."""
+    rows: list[str] = []
+    for key, module in SECTIONS.items():
+        if hasattr(module, "targets"):
+            rows += module.targets(measured[key])
+    return rows
 
 
 def measure(args: argparse.Namespace, cases: list[Case]) -> tuple[Context, dict[str, list[Run]]]:
