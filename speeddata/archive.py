@@ -40,7 +40,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,8 +127,12 @@ class ArchiveFile:
         self.path = Path(path)
         self._fd = os.open(self.path, os.O_RDONLY)
         self._raw_head: bytes | None = None
+        self._bounds: tuple[set[int], set[int]] | None = None
         try:
-            self.size = os.fstat(self._fd).st_size
+            st = os.fstat(self._fd)
+            self.size = st.st_size
+            self.inode = st.st_ino
+            self.mtime_ns = st.st_mtime_ns
             self.header = _read_header(self._fd, self.size)
             self._blocks = _scan_blocks(self._fd, self.size, self.header)
         except BaseException:
@@ -173,6 +177,30 @@ class ArchiveFile:
             Iterator[dict[str, Any]], fastavro.reader(io.BufferedReader(stream, _READ_CHUNK))
         )
 
+    def read_blocks(self, runs: Iterable[tuple[int, int]]) -> bytes:
+        """The bytes of the complete blocks in each ``[start, end)`` of ``runs`` (byte offsets
+        that must be a block's ``offset`` and a block's ``end``), back to back: blocks of a
+        container whose header is :meth:`header_bytes`."""
+        if self._fd < 0:
+            raise ValueError(f"{self.path}: the archive file is closed")
+        parts = []
+        for start, end in runs:
+            self._check_range(start, end)
+            data = os.pread(self._fd, end - start, start)
+            if len(data) != end - start:
+                raise ArchiveError(f"{self.path} was cut while being read")
+            parts.append(data)
+        return b"".join(parts)
+
+    def header_bytes(self, schema_text: str | None = None) -> bytes:
+        """The file's container header with ``schema_text`` as its ``avro.schema`` (another
+        schema of the same binary encoding); by default the schema with its logical types
+        removed, so values decode raw. Followed by :meth:`read_blocks`, a container that any
+        Avro reader reads."""
+        if schema_text is None:
+            return self._raw_header()
+        return _encode_header(self.header, schema_text)
+
     def _raw_header(self) -> bytes:
         """The file's header with the schema's logical types removed, encoded once."""
         if self._raw_head is None:
@@ -192,8 +220,11 @@ class ArchiveFile:
         self.close()
 
     def _check_range(self, start: int, end: int) -> None:
-        starts = {b.offset for b in self._blocks} | {self.complete_end}
-        ends = {b.end for b in self._blocks} | {self.header.header_end}
+        if self._bounds is None:
+            starts = {b.offset for b in self._blocks} | {self.complete_end}
+            ends = {b.end for b in self._blocks} | {self.header.header_end}
+            self._bounds = (starts, ends)
+        starts, ends = self._bounds
         if start not in starts or end not in ends or end < start:
             raise ValueError(f"[{start}, {end}) is not a range of complete blocks of {self.path}")
 
