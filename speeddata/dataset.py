@@ -1,0 +1,500 @@
+"""DataSet: exports and archive files as Sets of Channels of Signals, for Jupyter and scripts.
+
+A :class:`Set` is several channels over one time range (one HDF5 export, or archive files read
+directly); a :class:`Channel` is one channel's signals with their time vector; a
+:class:`~speeddata._signal.Signal` is one signal's values, a numpy array that knows its
+channel, name, units and times. The original SpeedData's access forms all work::
+
+    s = read_hdf5("export.h5")                  # or read_avro("var/archive/example")
+    s.channel["example"].signal["sine_wave"]
+    s.channel["example"].sine_wave
+    s.example.sine_wave                         # a Signal
+    s.example.time                              # device time where declared, else rx_time
+    s.sine_wave                                 # when one channel only has that signal
+    s["example.sine_wave"], s.example["sine_wave"]
+
+``Channel.time`` is the channel's time vector as datetime64[ns]: its ``time_field`` converted
+from its unit where the channel declares one (NaT where a row lacks it), else ``rx_time``. A
+schema field that is itself named ``time`` stays reachable as ``ch.signal["time"]`` (its raw
+values). A name that several channels have raises :class:`AmbiguousName` listing them; a
+missing one raises :class:`UnknownName` listing what there is (both are ``AttributeError``
+and ``KeyError``). A nested record's field ``a.b`` is ``ch.signal["a.b"]`` or ``ch.a.b``.
+Names that are also attributes of these classes (``name``, ``rows``, ``to_pandas``, ...) are
+reached with ``signal[...]``/``channel[...]``.
+
+``to_pandas()``: a Channel gives one DataFrame indexed by its time vector; a Set gives a dict
+of them by channel name (channels keep their own times, so there is no single table).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+
+from speeddata import _hdf5_types as types
+from speeddata._signal import AmbiguousName, Names, Signal, UnknownName, span
+from speeddata.columnar import NS_PER_UNIT, ChannelColumns
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "AmbiguousName",
+    "Channel",
+    "Set",
+    "Signal",
+    "UnknownName",
+    "read_avro",
+    "read_hdf5",
+    "to_ns",
+]
+
+TimeLike = int | str | datetime | np.datetime64 | None
+
+
+class Channel:
+    """One channel of a set: its signals (``signal``, by name), its time vector ``time``
+    (datetime64[ns]), ``rx_time`` (int64 ns), ``schema``, ``time_field`` and ``time_unit``,
+    and ``attrs`` (what the file says about it: the range asked, source files, counts)."""
+
+    def __init__(self, columns: ChannelColumns, attrs: dict[str, Any] | None = None) -> None:
+        self.name = columns.channel
+        self.schema = columns.schema
+        self.time_field = columns.time_field
+        self.time_unit = columns.time_unit
+        self.clock = columns.clock
+        self.files = columns.files
+        self.range_ns = columns.range_ns
+        self.attrs = dict(attrs or {})
+        self.rx_time = np.asarray(columns.rx_time, dtype=np.int64)
+        self.time = _time_vector(columns)
+        fields = types.fields_by_path(columns.schema)
+        self._names = types.named_types(columns.schema)
+        self.signal: Names = Names(
+            ((name, _signal(self.name, c, fields.get(name, {}), self.time))
+             for name, c in columns.columns.items()),
+            f"signal of channel {self.name}",
+        )  # fmt: skip
+
+    @property
+    def rows(self) -> int:
+        return len(self.rx_time)
+
+    @property
+    def signals(self) -> list[str]:
+        """The signal names, in schema order."""
+        return list(self.signal)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or "signal" not in self.__dict__:
+            raise AttributeError(name)
+        if name in self.signal:
+            return self.signal[name]
+        if any(s.startswith(name + ".") for s in self.signal):
+            return _Record(self, name)
+        raise UnknownName(f"signal of channel {self.name}", name, self.signal)
+
+    def __getitem__(self, name: str) -> Signal:
+        return self.signal[name]  # type: ignore[no-any-return]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.signal
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __dir__(self) -> list[str]:
+        nested = {s.split(".", 1)[0] for s in self.signal if "." in s}
+        return sorted(set(super().__dir__()) | set(_identifiers(self.signal)) | nested)
+
+    def _ipython_key_completions_(self) -> list[str]:
+        return list(self.signal)
+
+    def __repr__(self) -> str:
+        clock = f"device time {self.time_field!r}" if self._device_time else "rx_time"
+        lines = [
+            f"Channel {self.name}: {len(self.signal)} signals, {self.rows:,} rows, "
+            f"{span(self.time)} ({clock})"
+        ]
+        for name, sig in self.signal.items():
+            units = f" [{sig.units}]" if sig.units else ""
+            kind = _type_label(sig, self._names)
+            null = ", nullable" if sig.valid is not None else ""
+            lines.append(f"  {name}{units}: {kind}{null}")
+        return "\n".join(lines)
+
+    @property
+    def _device_time(self) -> bool:
+        return self.time_field is not None and self.time_field in self.signal
+
+    def to_pandas(self) -> pd.DataFrame:
+        """A DataFrame indexed by the time vector: named after the time field (whose raw
+        column it replaces) where the channel declares one, else ``rx_time``; a column per
+        signal, plus ``rx_time`` (datetime64[ns]) on device time. Enums become categoricals,
+        nullable fields pandas' nullable types (``<NA>`` for null), fixed values ``bytes``."""
+        pd = _pandas()
+        index_name = self.time_field if self._device_time else "rx_time"
+        data: dict[str, Any] = {}
+        if self._device_time:
+            data["rx_time"] = self.rx_time.view("datetime64[ns]")
+        for name, sig in self.signal.items():
+            if name != index_name:
+                data[name] = _pandas_column(pd, sig)
+        index = pd.DatetimeIndex(self.time, name=index_name)
+        return pd.DataFrame(data, index=index)
+
+
+class _Record:
+    """``ch.a`` for a nested record field ``a``: its fields as attributes (``ch.a.b``)."""
+
+    def __init__(self, channel: Channel, prefix: str) -> None:
+        self._channel, self._prefix = channel, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._channel, f"{self._prefix}.{name}")
+
+    def __dir__(self) -> list[str]:
+        start = self._prefix + "."
+        names = self._channel.signal
+        return sorted({s[len(start) :].split(".")[0] for s in names if s.startswith(start)})
+
+    def __repr__(self) -> str:
+        return f"<record {self._channel.name}.{self._prefix}: {', '.join(dir(self))}>"
+
+
+class Set:
+    """Channels over a time range: ``channel`` (by name), ``attrs`` (the file's attributes,
+    or what was read), ``source`` (the path read, if any)."""
+
+    def __init__(
+        self,
+        channels: Iterable[ChannelColumns],
+        attrs: dict[str, Any] | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.attrs = dict(attrs or {})
+        self.source = source
+        self.channel: Names = Names(
+            ((c.channel, Channel(c, c.extra.get("attrs"))) for c in channels), "channel"
+        )
+
+    @classmethod
+    def from_hdf5(cls, path: str | os.PathLike[str] | IO[bytes]) -> Set:
+        """Same as :func:`read_hdf5`."""
+        return read_hdf5(path)
+
+    @classmethod
+    def from_avro(
+        cls,
+        path: str | os.PathLike[str],
+        schema: str | os.PathLike[str] | dict[str, Any] | None = None,
+        channel: str | None = None,
+        *,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        clock: str = "device",
+    ) -> Set:
+        """Same as :func:`read_avro`; also the original's form ``from_avro(file, schema,
+        channel)``: ``schema`` (a path, JSON text or dict) is then the reader schema (the
+        files' own schemas are resolved to it) and ``channel`` names the channel."""
+        return read_avro(path, start, end, clock=clock, schema=schema, channel=channel)
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.channel)
+
+    def signals(self) -> list[str]:
+        """Every signal as ``channel.signal``."""
+        return [f"{c}.{s}" for c, ch in self.channel.items() for s in ch.signal]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or "channel" not in self.__dict__:
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> Any:
+        """A channel by name, a signal as ``channel.signal``, or a signal by its name alone
+        when exactly one channel has it."""
+        if name in self.channel:
+            return self.channel[name]
+        head, dot, rest = name.partition(".")
+        if dot and head in self.channel:
+            return self.channel[head].signal[rest]
+        owners = [c for c, ch in self.channel.items() if name in ch.signal]
+        if len(owners) > 1:
+            raise AmbiguousName(name, owners)
+        if owners:
+            return self.channel[owners[0]].signal[name]
+        raise UnknownName("channel or signal", name, [*self.channel, *self._unique_signals()])
+
+    def _unique_signals(self) -> list[str]:
+        counts: dict[str, int] = {}
+        for ch in self.channel.values():
+            for s in ch.signal:
+                counts[s] = counts.get(s, 0) + 1
+        return [s for s, n in counts.items() if n == 1 and s not in self.channel]
+
+    def __iter__(self) -> Iterator[Channel]:
+        return iter(self.channel.values())
+
+    def __len__(self) -> int:
+        return len(self.channel)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.channel
+
+    def __dir__(self) -> list[str]:
+        names = [*self.channel, *self._unique_signals()]
+        return sorted(set(super().__dir__()) | set(_identifiers(names)))
+
+    def _ipython_key_completions_(self) -> list[str]:
+        return [*self.channel, *self.signals(), *self._unique_signals()]
+
+    def __repr__(self) -> str:
+        total = sum(ch.rows for ch in self)
+        head = f"Set: {len(self)} channels, {total:,} rows"
+        start, end = self.attrs.get("range_start"), self.attrs.get("range_end")
+        if start or end:
+            head += f", range [{start or '...'}, {end or '...'}) on {self.attrs.get('clock')}"
+        if self.source:
+            head += f", from {self.source}"
+        lines = [head]
+        for ch in self:
+            lines.append(f"  {ch.name}: {ch.rows:,} rows, {span(ch.time)}")
+            lines.append(f"    signals: {', '.join(ch.signal)}")
+        return "\n".join(lines)
+
+    def to_pandas(self) -> dict[str, pd.DataFrame]:
+        """One DataFrame per channel (:meth:`Channel.to_pandas`), by channel name."""
+        return {name: ch.to_pandas() for name, ch in self.channel.items()}
+
+
+def read_hdf5(path: str | os.PathLike[str] | IO[bytes]) -> Set:
+    """The set in an HDF5 export (the pivot's, or :mod:`speeddata.hdf5`'s)."""
+    from speeddata.hdf5 import read_columns
+
+    found = read_columns(path)
+    source = os.fspath(path) if isinstance(path, str | os.PathLike) else None
+    return Set(found.channels, found.attrs, source)
+
+
+def read_avro(
+    path: str | os.PathLike[str],
+    start: TimeLike = None,
+    end: TimeLike = None,
+    *,
+    clock: str = "device",
+    signals: Iterable[str] | None = None,
+    schema: str | os.PathLike[str] | dict[str, Any] | None = None,
+    channel: str | None = None,
+) -> Set:
+    """Archive files read directly (the one being written included, up to its last complete
+    block). ``path``: one ``.avro`` file, a channel's folder (``<data>/archive/<channel>``),
+    the archive folder or a data dir (every channel in it). ``start``/``end``: the range
+    ``[start, end)`` on the device clock where the channel declares one (``clock="rx"``: on
+    ``rx_time``), each a datetime (naive = UTC), numpy datetime64, ISO 8601 text or int ns.
+    ``signals``: field names to read (default all). ``schema``: a reader schema (path, JSON
+    text or dict), ``channel``: the name to give a single channel."""
+    from speeddata.columnar import read_channel  # type: ignore[attr-defined]  # engine lands it
+
+    start_ns, end_ns = to_ns(start), to_ns(end)
+    reader = _reader_schema(schema)
+    wanted = list(signals) if signals is not None else None
+    found = [
+        read_channel(
+            files,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            clock=clock,
+            signals=wanted,
+            reader_schema=reader,
+            channel=name if channel is None else channel,
+        )
+        for name, files in _archive_files(Path(path), start_ns, end_ns, clock)
+    ]
+    attrs: dict[str, Any] = {"clock": clock}
+    for key, ns in (("range_start", start_ns), ("range_end", end_ns)):
+        if ns is not None:
+            attrs[key], attrs[f"{key}_ns"] = str(np.datetime64(ns, "ns")) + "Z", ns
+    return Set(found, attrs, os.fspath(path))
+
+
+def _archive_files(
+    path: Path, start_ns: int | None, end_ns: int | None, clock: str
+) -> list[tuple[str | None, list[Path]]]:
+    """``(channel name, or None for the one in the files' headers; its files)`` for each
+    channel under ``path``."""
+    if path.is_file():
+        return [(None, [path])]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if (path / "archive").is_dir():
+        path = path / "archive"
+    if any(path.glob("*.avro")):
+        return [(path.name, _channel_files(path, start_ns, end_ns, clock))]
+    folders = sorted(p for p in path.iterdir() if p.is_dir() and any(p.glob("*.avro")))
+    if not folders:
+        raise FileNotFoundError(f"{path}: no archive files (*.avro) in it or its folders")
+    return [(p.name, _channel_files(p, start_ns, end_ns, clock)) for p in folders]
+
+
+def _channel_files(
+    folder: Path, start_ns: int | None, end_ns: int | None, clock: str
+) -> list[Path]:
+    """A channel folder's files that can hold the range: chosen by their names' start times
+    where the folder is ``<data>/archive/<channel>``, else all of them."""
+    from speeddata.columnar import channel_files  # type: ignore[attr-defined]  # engine lands it
+
+    if folder.parent.name != "archive":
+        return sorted(folder.glob("*.avro"))
+    found = channel_files(folder.parent.parent, folder.name, start_ns, end_ns, clock=clock)
+    return [Path(p) for p in found]
+
+
+def to_ns(value: TimeLike) -> int | None:
+    """A time as int ns since the epoch: int (ns), datetime (naive = UTC), numpy datetime64,
+    or ISO 8601 text (``Z``, an offset, or none = UTC; fractions to the nanosecond)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError("a time cannot be a bool")
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            raise ValueError("a time cannot be NaT")
+        return int(value.astype("datetime64[ns]").astype(np.int64))
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
+        return (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+    if isinstance(value, str):
+        return _iso_ns(value)
+    raise TypeError(f"a time must be int ns, datetime, numpy datetime64 or ISO text, not {value!r}")
+
+
+_ISO = re.compile(
+    r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d{1,9})\d*)?)?"
+    r"(Z|[+-]\d{2}(?::?\d{2})?)?",
+    re.IGNORECASE,
+)
+
+
+def _iso_ns(text: str) -> int:
+    m = _ISO.fullmatch(text.strip())
+    if m is None:
+        raise ValueError(f"time {text!r}: expected ISO 8601 such as 2026-12-01T12:00:00.5Z")
+    date, clock, fraction, zone = m.groups()
+    zone = (zone or "+00:00").upper().replace("Z", "+00:00")
+    if len(zone) == 3:
+        zone += ":00"
+    try:
+        moment = datetime.fromisoformat(f"{date}T{clock or '00:00:00'}{zone}")
+    except ValueError as e:
+        raise ValueError(f"time {text!r}: {e}") from None
+    return to_ns(moment) + int((fraction or "").ljust(9, "0"))  # type: ignore[operator]
+
+
+def _reader_schema(schema: str | os.PathLike[str] | dict[str, Any] | None) -> Any:
+    if schema is None or isinstance(schema, dict):
+        return _with_rx_time(schema)
+    text = str(schema)
+    if not text.lstrip().startswith(("{", "[", '"')):
+        text = Path(text).read_text(encoding="utf-8")
+    return _with_rx_time(json.loads(text))
+
+
+def _with_rx_time(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A channel schema made an archive schema (``rx_time`` first) when it lacks it."""
+    if schema is None or any(f.get("name") == "rx_time" for f in schema.get("fields", ())):
+        return schema
+    rx = {"name": "rx_time", "type": {"type": "long", "logicalType": "timestamp-nanos"}}
+    return {**schema, "fields": [rx, *schema.get("fields", ())]}
+
+
+def _time_vector(columns: ChannelColumns) -> np.ndarray:
+    column = columns.columns.get(columns.time_field or "")
+    if column is None or column.values.dtype.kind not in "iu":
+        return np.asarray(columns.rx_time, dtype=np.int64).view("datetime64[ns]")
+    ns = column.values.astype(np.int64) * NS_PER_UNIT[columns.time_unit or "ns"]
+    time = ns.view("datetime64[ns]")
+    if column.valid is not None:
+        time = time.copy()
+        time[~column.valid] = np.datetime64("NaT")
+    return time
+
+
+def _signal(channel: str, column: Any, field: dict[str, Any], time: np.ndarray) -> Signal:
+    units = field.get("units", field.get("unit"))
+    if units is None and not field:
+        units = column.units
+    return Signal(
+        column.values,
+        name=column.name,
+        channel=channel,
+        time=time,
+        units=None if units is None else str(units),
+        doc=field.get("doc"),
+        valid=column.valid,
+        symbols=column.symbols,
+        avro_type=column.avro_type,
+    )
+
+
+def _type_label(sig: Signal, names: dict[str, Any]) -> str:
+    """A signal's type for reprs: the numpy type of numbers, else the Avro kind."""
+    if sig.symbols is not None:
+        return f"enum {'|'.join(sig.symbols)}"
+    if sig.dtype.kind == "V":
+        return f"fixed({sig.dtype.itemsize})"
+    if sig.dtype.kind in "biuf":
+        return str(sig.dtype)
+    return types.kind_of(sig.avro_type, names).name
+
+
+def _identifiers(names: Iterable[str]) -> list[str]:
+    return [n for n in names if n.isidentifier()]
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError as e:  # pragma: no cover - pandas is a dependency; a trimmed install
+        raise ImportError("to_pandas() needs pandas: pip install pandas") from e
+    return pandas
+
+
+def _pandas_column(pd: Any, sig: Signal) -> Any:
+    values = sig.view(np.ndarray)
+    missing = None if sig.valid is None else ~np.asarray(sig.valid, dtype=bool)
+    if sig.symbols is not None:
+        codes = values.astype(np.int64)
+        if missing is not None:
+            codes = np.where(missing, -1, codes)
+        return pd.Categorical.from_codes(codes, categories=list(sig.symbols))
+    if values.dtype.kind == "V":
+        values = np.array([bytes(v) for v in values], dtype=object)
+    if missing is None:
+        return values
+    if values.dtype.kind in "iufb":
+        return _masked(pd, values, missing)
+    out = values.astype(object)
+    out[missing] = None
+    return out
+
+
+def _masked(pd: Any, values: np.ndarray, missing: np.ndarray) -> Any:
+    if values.dtype.kind == "b":
+        return pd.arrays.BooleanArray(values.astype(bool), missing)
+    if values.dtype.kind == "f":
+        return pd.arrays.FloatingArray(values, missing)
+    return pd.arrays.IntegerArray(values, missing)
