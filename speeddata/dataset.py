@@ -304,7 +304,7 @@ def read_avro(
     ``rx_time``), each a datetime (naive = UTC), numpy datetime64, ISO 8601 text or int ns.
     ``signals``: field names to read (default all). ``schema``: a reader schema (path, JSON
     text or dict), ``channel``: the name to give a single channel."""
-    from speeddata.columnar import read_channel  # type: ignore[attr-defined]  # engine lands it
+    from speeddata.columnar import read_channel
 
     start_ns, end_ns = to_ns(start), to_ns(end)
     reader = _reader_schema(schema)
@@ -352,7 +352,7 @@ def _channel_files(
 ) -> list[Path]:
     """A channel folder's files that can hold the range: chosen by their names' start times
     where the folder is ``<data>/archive/<channel>``, else all of them."""
-    from speeddata.columnar import channel_files  # type: ignore[attr-defined]  # engine lands it
+    from speeddata.columnar import channel_files
 
     if folder.parent.name != "archive":
         return sorted(folder.glob("*.avro"))
@@ -405,20 +405,13 @@ def _iso_ns(text: str) -> int:
 
 
 def _reader_schema(schema: str | os.PathLike[str] | dict[str, Any] | None) -> Any:
+    """A reader schema given as a dict, JSON text or a path to a ``.avsc`` file."""
     if schema is None or isinstance(schema, dict):
-        return _with_rx_time(schema)
+        return schema
     text = str(schema)
     if not text.lstrip().startswith(("{", "[", '"')):
         text = Path(text).read_text(encoding="utf-8")
-    return _with_rx_time(json.loads(text))
-
-
-def _with_rx_time(schema: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A channel schema made an archive schema (``rx_time`` first) when it lacks it."""
-    if schema is None or any(f.get("name") == "rx_time" for f in schema.get("fields", ())):
-        return schema
-    rx = {"name": "rx_time", "type": {"type": "long", "logicalType": "timestamp-nanos"}}
-    return {**schema, "fields": [rx, *schema.get("fields", ())]}
+    return json.loads(text)
 
 
 def _time_vector(columns: ChannelColumns) -> np.ndarray:

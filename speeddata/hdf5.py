@@ -170,6 +170,8 @@ class HDF5Writer:
         self.close()
 
     def _create(self, columns: ChannelColumns) -> _ChannelState:
+        if not columns.channel or "/" in columns.channel or columns.channel == ".":
+            raise ValueError(f"channel name {columns.channel!r} cannot name an HDF5 group")
         group = self.file.create_group(columns.channel, track_order=True)
         state = _ChannelState(group, self.compression, types.named_types(columns.schema))
         attrs = group.attrs
