@@ -117,6 +117,17 @@ class RegistrySettings(_Section):
 
 
 @dataclass(frozen=True)
+class JanitorSettings(_Section):
+    """``janitor``: retention of the archive (a channel's ``config`` may set its own
+    ``retention_ttl_s`` and ``retention_quota_bytes``); 0 is no limit."""
+
+    ttl_s: float = key("delete closed files whose last record is older than this, seconds")
+    quota_bytes: int = key("keep the whole archive under this many bytes, oldest files first")
+    min_free_bytes: int = key("keep this many bytes free on the archive's disk, oldest first")
+    interval_s: float = key("a pass at least this often, seconds (file events bring one sooner)")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of every service; immutable, derive changed copies with :meth:`override`."""
 
@@ -126,6 +137,7 @@ class Settings:
     multicast: MulticastSettings = key("the relays' multicast streams")
     ingest: IngestSettings = key("the ingest supervisor")
     registry: RegistrySettings = key("the channel registry")
+    janitor: JanitorSettings = key("the archive's retention")
     channels: list[dict[str, Any]] = key("baseline channels (name, port, schema, ...)")
     data_dir: Path = key("archive, schemas, quarantine and run files")
     config_file: Path = key("the settings file over the defaults (or the defaults)")
@@ -155,6 +167,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "multicast": MulticastSettings,
     "ingest": IngestSettings,
     "registry": RegistrySettings,
+    "janitor": JanitorSettings,
 }
 """The sections by name; the other keys of the file (``channels``) are top-level values."""
 

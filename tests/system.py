@@ -33,6 +33,17 @@ class System:
         """Starts ``python <argv>`` in this installation's environment."""
         return start([PY, *argv], env=self.env, cwd=ROOT, wait_ready=wait_ready)
 
+    def up(self, *args: str, timeout: float = 60.0) -> Proc:
+        """Starts ``sdctl up`` and waits for its readiness line: it starts five services one
+        after the other, slow on a loaded machine."""
+        proc = self.start("-m", "speeddata", "up", *args, wait_ready=False)
+        try:
+            proc.wait_ready(timeout)
+        except BaseException:
+            proc.stop()
+            raise
+        return proc
+
     def archived(self, channel: str) -> list[dict]:
         """Every record archived for ``channel`` so far, in file order."""
         out: list[dict] = []

@@ -43,7 +43,7 @@ def json_lines(done: subprocess.CompletedProcess[str]) -> list[dict]:
 def test_up_demo_archives_reports_and_stops_everything_on_ctrl_c(
     system: System, procs: list
 ) -> None:
-    up = system.start("-m", "speeddata", "up", "--demo", "--rate", "20")
+    up = system.up("--demo", "--rate", "20")
     procs.append(up)
     assert up.ready["service"] == "sdctl" and up.ready["xpub"] == system.xpub
     children = {}
@@ -52,7 +52,7 @@ def test_up_demo_archives_reports_and_stops_everything_on_ctrl_c(
         fields = parse_line(rest)
         if fields.get("event") == "ready":
             children[name.strip()] = int(fields["pid"])
-    assert set(children) == {"bus", "registry", "ingest", "demo"}
+    assert set(children) == {"bus", "registry", "ingest", "janitor", "demo"}
     wait_until(lambda: "Ctrl-C stops everything" in "\n".join(up.stdout_lines), what="summary")
 
     for channel in ("example", "temperature"):
@@ -87,7 +87,7 @@ def test_up_demo_archives_reports_and_stops_everything_on_ctrl_c(
 
     pids = list(children.values())
     pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
-    assert len(pids) == 6
+    assert len(pids) == 7
     up.popen.send_signal(signal.SIGINT)
     assert up.popen.wait(15) == 0
     assert [p for p in pids if alive(p)] == []
@@ -124,7 +124,7 @@ def test_send_demo_sends_where_the_relays_bind(bind: str, host: str) -> None:
         (["tail", "example", "--signals", "nope"], "channel example has no signal 'nope'"),
         (["send", "demo", "--channel", "bogus"], "Invalid value for '--channel'"),
         (["send", "demo", "--rate", "-1"], "Invalid value for '--rate'"),
-        (["serve", "nope"], "unknown service 'nope' (services: bus, registry, ingest)"),
+        (["serve", "nope"], "unknown service 'nope' (services: bus, registry, ingest, janitor)"),
         (
             ["SPEEDDATA__RELAY__BINARY=/nonexistent/relay", "serve", "ingest"],
             "ingest: relay binary /nonexistent/relay is missing",
@@ -239,12 +239,12 @@ def test_serve_errors_are_one_line(system: System, procs: list) -> None:
 
 
 def test_killed_up_leaves_no_process(system: System, procs: list) -> None:
-    up = system.start("-m", "speeddata", "up")
+    up = system.up()
     procs.append(up)
     pids = [int(parse_line(line.partition("| ")[2])["pid"]) for line in up.lines
             if "| event=ready" in line]  # fmt: skip
     pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
-    assert len(pids) == 5
+    assert len(pids) == 6
     up.kill()
     try:
         wait_until(lambda: not any(map(alive, pids)), what="every child of sdctl up to exit")

@@ -157,7 +157,7 @@ def test_kill_9_of_supervisor_registry_or_both_converges(system: System, procs: 
 
 
 def test_up_prints_the_registry_and_a_one_time_login_link(system: System, procs: list) -> None:
-    up = system.start("-m", "speeddata", "up")
+    up = system.up()
     procs.append(up)
     url = up.ready["registry"]
     wait_until(lambda: "Ctrl-C stops everything" in "\n".join(up.stdout_lines), what="summary")

@@ -3,8 +3,6 @@ says so, and archives again once there is space — its closed files whole all t
 
 from __future__ import annotations
 
-import errno
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,42 +10,14 @@ import pytest
 
 from tests.procs import wait_until
 from tests.relaytools import assert_three_readers_agree, events, probe_datagrams, start_relay
+from tests.tmpfs import fill, mounted_tmpfs
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs mounted for the test (needs root and the mount permission)."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        pytest.skip(
-            f"cannot mount a small tmpfs here (root and mount permission needed): "
-            f"{done.stderr.strip()}"
-        )
-    try:
+    with mounted_tmpfs(tmp_path / "disk", "2m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def _fill(path: Path) -> None:
-    """Writes `path` until the file system has no space left."""
-    chunk = b"\0" * 65536
-    with open(path, "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(chunk)
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC, exc
-    with open(path, "ab", buffering=0) as f:  # the last partial chunk's worth, byte-exact
-        try:
-            while True:
-                f.write(b"\0" * 512)
-        except OSError:
-            pass
 
 
 def test_full_disk_counts_unarchived_and_resumes_when_space_is_freed(
@@ -58,7 +28,7 @@ def test_full_disk_counts_unarchived_and_resumes_when_space_is_freed(
     relay.wait_archived(100)
 
     dummy = small_disk / "dummy"
-    _fill(dummy)
+    fill(dummy)
     sent = 100
     relay.send(probe_datagrams(sent, 400))
     sent += 400

@@ -23,7 +23,12 @@ from speeddata.config import Settings
 from speeddata.demo import GENERATORS
 from speeddata.logfmt import LineForwarder, format_line, is_error_line
 
-SERVICES = {"bus": "services.bus", "registry": "services.registry", "ingest": "services.ingest"}
+SERVICES = {
+    "bus": "services.bus",
+    "registry": "services.registry",
+    "ingest": "services.ingest",
+    "janitor": "services.janitor",
+}
 """Services by name, in start order: each module has ``run(settings)`` and ``__main__``."""
 
 READY_TIMEOUT_S = 20.0
@@ -32,15 +37,22 @@ STOP_TIMEOUT_S = 8.0
 
 def serve(
     service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="janitor only: print what one pass would delete, and exit."),
+    ] = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Run one service in the foreground until Ctrl-C or SIGTERM."""
     if service not in SERVICES:
         raise CliError(f"unknown service {service!r} (services: {', '.join(SERVICES)})")
+    if dry_run and service != "janitor":
+        raise CliError("--dry-run is for the janitor only")
     settings = settings_from(config, data_dir)
+    extra = {"dry": True} if dry_run else {}
     try:
-        code = importlib.import_module(SERVICES[service]).run(settings)
+        code = importlib.import_module(SERVICES[service]).run(settings, **extra)
     except StartError as e:
         raise CliError(f"{service}: {e}", e.code) from None
     raise typer.Exit(code or 0)
@@ -59,8 +71,9 @@ def up(
     """Run SpeedData in the foreground; Ctrl-C stops everything.
 
     Starts the bus, the registry (REST API and page), the ingest supervisor (one relay per
-    registered channel) and, with --demo, senders of the demo signals; then says what runs
-    where, with a one-time login link to the registry's page."""
+    registered channel), the janitor (the archive's retention) and, with --demo, senders of
+    the demo signals; then says what runs where, with a one-time login link to the registry's
+    page."""
     settings = settings_from(config, data_dir)
     try:
         channels = configured_channels(settings)
@@ -228,6 +241,7 @@ def _summary(
         *_registry_lines(settings, pids["registry"]),
         f"  ingest   pid {pids['ingest']}: one relay per channel, archive in "
         f"{settings.data_dir / 'archive'}",
+        f"  janitor  pid {pids['janitor']}: retention of the archive (settings janitor.*)",
     ]
     ports = _registered(settings, channels)
     for name, port in ports:
