@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ import h5py
 import numpy as np
 
 from speeddata import _hdf5_types as types
+from speeddata._hdf5_chunks import ParallelDeflate
 from speeddata.columnar import ChannelColumns, Column
 
 FORMAT = "speeddata-set"
@@ -129,6 +130,9 @@ class HDF5Writer:
         if start_ns is not None or end_ns is not None:
             self._range = (start_ns, end_ns)
         self._channels: dict[str, _ChannelState] = {}
+        self._deflate: ParallelDeflate | None = None
+        if self.compression.method == "gzip" and self.compression.level is not None:
+            self._deflate = ParallelDeflate(self.compression.level)
         attrs = self.file.attrs
         attrs["format"] = FORMAT
         attrs["format_version"] = FORMAT_VERSION
@@ -148,12 +152,16 @@ class HDF5Writer:
         else:
             state.append(columns)
         state.files.update(Path(f).name for f in columns.files)
+        if self._deflate is not None:
+            self._deflate.flush()
 
     def close(self) -> None:
         """Writes the set's and groups' summary attributes and closes the file."""
         if not self.file.id.valid:
             return
         try:
+            if self._deflate is not None:
+                self._deflate.close()
             for state in self._channels.values():
                 state.finish()
             attrs = self.file.attrs
@@ -169,11 +177,16 @@ class HDF5Writer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _write_rows(self, dataset: h5py.Dataset, start: int, values: np.ndarray) -> None:
+        if len(values) and not (self._deflate and self._deflate.submit(dataset, start, values)):
+            _write(dataset, start, values)
+
     def _create(self, columns: ChannelColumns) -> _ChannelState:
         if not columns.channel or "/" in columns.channel or columns.channel == ".":
             raise ValueError(f"channel name {columns.channel!r} cannot name an HDF5 group")
         group = self.file.create_group(columns.channel, track_order=True)
-        state = _ChannelState(group, self.compression, types.named_types(columns.schema))
+        names = types.named_types(columns.schema)
+        state = _ChannelState(group, self.compression, names, self._write_rows)
         attrs = group.attrs
         attrs["channel"] = columns.channel
         attrs["schema"] = columns.extra.get("schema_text") or json.dumps(columns.schema)
@@ -204,8 +217,15 @@ _RX_ATTRS = {
 class _ChannelState:
     """One channel's group while it is written: its datasets and what the summary needs."""
 
-    def __init__(self, group: h5py.Group, compression: Compression, names: dict[str, Any]):
+    def __init__(
+        self,
+        group: h5py.Group,
+        compression: Compression,
+        names: dict[str, Any],
+        write: Callable[[h5py.Dataset, int, np.ndarray], None],
+    ) -> None:
         self.group = group
+        self.write = write
         self.compression = compression
         self.names = names
         self.signals: list[str] = []
@@ -235,14 +255,20 @@ class _ChannelState:
                 f"channel {columns.channel}: appended signals {list(columns.columns)} differ "
                 f"from {self.signals}"
             )
-        n = columns.rows
-        _extend(self.group["rx_time"], np.asarray(columns.rx_time, dtype=np.int64))
+        self._extend("rx_time", np.asarray(columns.rx_time, dtype=np.int64))
         for column in columns.columns.values():
             encoded = types.encode(column, self.kinds[column.name], self.names)
-            _extend(self.group[column.name], encoded.values)
+            self._extend(column.name, encoded.values)
             if f"{column.name}.valid" in self.group:
-                _extend(self.group[f"{column.name}.valid"], _valid(column, encoded.encoding))
-        self.rows += n
+                self._extend(f"{column.name}.valid", _valid(column, encoded.encoding))
+        self.rows += columns.rows
+
+    def _extend(self, name: str, values: np.ndarray) -> None:
+        dataset = self.group[name]
+        start = dataset.shape[0]
+        if len(values):
+            dataset.resize((start + len(values),))
+            self.write(dataset, start, values)
 
     def finish(self) -> None:
         attrs = self.group.attrs
@@ -265,7 +291,7 @@ class _ChannelState:
             maxshape=(None,),
             **self.compression.options(np.dtype(dtype)),
         )
-        _write(dataset, 0, values)
+        self.write(dataset, 0, values)
         dataset.attrs["encoding"] = encoding
         for key, value in attrs.items():
             dataset.attrs[key] = value
@@ -273,13 +299,6 @@ class _ChannelState:
 
 def _names(names: list[str]) -> np.ndarray:
     return np.array(names, dtype=h5py.string_dtype("utf-8"))
-
-
-def _extend(dataset: h5py.Dataset, values: np.ndarray) -> None:
-    start = dataset.shape[0]
-    if len(values):
-        dataset.resize((start + len(values),))
-        _write(dataset, start, values)
 
 
 def _write(dataset: h5py.Dataset, start: int, values: np.ndarray) -> None:

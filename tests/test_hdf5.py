@@ -206,3 +206,32 @@ def test_not_a_set_file_is_refused(tmp_path: Path) -> None:
         f["x"] = [1, 2]
     with pytest.raises(ValueError, match="not a SpeedData set"):
         read_hdf5(tmp_path / "other.h5")
+
+
+def test_gzip_chunks_made_on_threads_read_as_hdf5s_own(tmp_path: Path) -> None:
+    """Several chunks, a partial last one, and unaligned appends (HDF5's own filter path):
+    plain h5py reads the values; the chunks' bytes are those HDF5's filters make."""
+    n = 300_001  # 131072-row chunks of float64: 3 chunks, the last one partial
+    rng = np.random.default_rng(7)
+    cc = simple_columns(
+        "c",
+        {"x": rng.random(n), "i": np.arange(n, dtype=np.int32), "ok": np.arange(n) % 3 == 0},
+        rx_time=np.arange(n, dtype=np.int64),
+    )
+    with HDF5Writer(tmp_path / "threads.h5", compression="gzip:1") as out:
+        out.write(cc)
+        out.write(cc)  # appended at row 300001: not on a chunk boundary
+    with h5py.File(tmp_path / "threads.h5", "r") as f:
+        x = f["c/x"]
+        assert x.compression == "gzip" and x.compression_opts == 1 and x.shuffle
+        assert x.id.get_num_chunks() == 5
+        np.testing.assert_array_equal(x[()], np.tile(cc.columns["x"].values, 2))
+        np.testing.assert_array_equal(f["c/i"][()], np.tile(cc.columns["i"].values, 2))
+        np.testing.assert_array_equal(f["c/ok"][()], np.tile(cc.columns["ok"].values, 2))
+        threaded = x.id.read_direct_chunk((0,))
+    with h5py.File(tmp_path / "own.h5", "w") as f:
+        own = f.create_dataset(
+            "x", data=cc.columns["x"].values, chunks=(131072,), compression="gzip",
+            compression_opts=1, shuffle=True,
+        )  # fmt: skip
+        assert own.id.read_direct_chunk((0,)) == threaded
