@@ -23,7 +23,7 @@ import fastavro
 import numpy as np
 
 from speeddata._flatschema import nullable_branch, polars_schema, type_kind
-from speeddata.archive import ArchiveFile, Header, IncompleteHeader, open_archive
+from speeddata.archive import ArchiveFile, Header, IncompleteHeader, container_header, open_archive
 
 MAX_BLOCKS = 1_000_000
 """Blocks kept in the cache in all (7 int64 each: 56 MB at most)."""
@@ -51,6 +51,8 @@ class FileIndex:
     dev_min: np.ndarray
     """Blocks without a device time (no time field, all null) hold NO_MIN here."""
     dev_max: np.ndarray
+    timed: bool = True
+    """Whether the time arrays are there (else they are empty: only the blocks are known)."""
 
     @property
     def blocks(self) -> int:
@@ -68,23 +70,31 @@ class BlockIndexes:
         self.indexed_blocks = 0
         """Blocks whose time columns were decoded to build indexes (a counter for tests)."""
 
-    def get(self, path: str | os.PathLike[str]) -> FileIndex | None:
-        """The index of ``path`` as it is now; ``None`` when its header is not complete yet.
-        Raises ``OSError`` when the file cannot be read (e.g. it was deleted)."""
+    def get(self, path: str | os.PathLike[str], timed: bool = True) -> FileIndex | None:
+        """The index of ``path`` as it is now (with its blocks' times when ``timed``); ``None``
+        when its header is not complete yet. Raises ``OSError`` when the file cannot be read
+        (e.g. it was deleted)."""
+        return self.get_counted(path, timed)[0]
+
+    def get_counted(
+        self, path: str | os.PathLike[str], timed: bool = True
+    ) -> tuple[FileIndex | None, int]:
+        """:meth:`get`, and how many blocks' times it decoded to build or extend the index."""
         key = str(path)
         st = os.stat(key)
         with self._lock:
             cached = self._entries.get(key)
             if cached is not None:
                 self._entries.move_to_end(key)
-        if cached is not None and _same(cached, st):
-            return cached
+        if cached is not None and _same(cached, st) and (cached.timed or not timed):
+            return cached, 0
+        timed = timed or (cached is not None and cached.timed)  # extending costs little
         try:
             archive = open_archive(key)
         except IncompleteHeader:
-            return None
+            return None, 0
         with archive:
-            index, built = _build(archive, cached)
+            index, built = _build(archive, cached, timed)
         with self._lock:
             self.indexed_blocks += built
             old = self._entries.pop(key, None)
@@ -94,7 +104,7 @@ class BlockIndexes:
             while self._blocks > self.max_blocks and len(self._entries) > 1:
                 _, dropped = self._entries.popitem(last=False)
                 self._blocks -= dropped.blocks
-        return index
+        return index, built
 
     def clear(self) -> None:
         with self._lock:
@@ -106,7 +116,7 @@ def _same(index: FileIndex, st: os.stat_result) -> bool:
     return (index.inode, index.size, index.mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _build(f: ArchiveFile, cached: FileIndex | None) -> tuple[FileIndex, int]:
+def _build(f: ArchiveFile, cached: FileIndex | None, timed: bool) -> tuple[FileIndex, int]:
     """The index of ``f``, reusing ``cached`` for the blocks it already covers (same inode and
     sync marker, its blocks a prefix of the file's). Returns it and the blocks decoded."""
     blocks = list(f.blocks())
@@ -114,6 +124,12 @@ def _build(f: ArchiveFile, cached: FileIndex | None) -> tuple[FileIndex, int]:
     end = np.fromiter((b.end for b in blocks), np.int64, len(blocks))
     count = np.fromiter((b.count for b in blocks), np.int64, len(blocks))
     tf = time_field_of(f.header)
+    if not timed:
+        none = np.zeros(0, np.int64)
+        return FileIndex(
+            str(f.path), f.inode, f.size, f.mtime_ns, f.header, tf,
+            offset, end, count, none, none, none, none, timed=False,
+        ), 0  # fmt: skip
     keep = _reusable(cached, f, offset, end, tf)
     parts = [cached] if cached is not None and keep else []
     rx_min, rx_max, dev_min, dev_max = _time_bounds(f, blocks[keep:], tf)
@@ -134,7 +150,9 @@ def _reusable(
     cached: FileIndex | None, f: ArchiveFile, offset: np.ndarray, end: np.ndarray, tf: str | None
 ) -> int:
     """How many leading blocks of ``cached`` are the file's first blocks."""
-    if cached is None or cached.inode != f.inode or cached.header.sync != f.header.sync:
+    if cached is None or not cached.timed or cached.inode != f.inode:
+        return 0
+    if cached.header.sync != f.header.sync:
         return 0
     if cached.time_field != tf or cached.blocks > len(offset):
         return 0
@@ -220,7 +238,8 @@ def _time_polars(
 ) -> tuple[np.ndarray, np.ndarray | np.ma.MaskedArray | None]:
     import polars as pl
 
-    df = pl.read_avro(io.BytesIO(f.header_bytes(text) + f.read_blocks(runs)), columns=wanted)
+    data = container_header(f.header, text) + f.read_blocks(runs)
+    df = pl.read_avro(io.BytesIO(data), columns=wanted)
     rx = df.get_column("rx_time").to_numpy().astype(np.int64, copy=False)
     if len(wanted) == 1:
         return rx, None
@@ -243,7 +262,7 @@ def _time_fastavro(
     ]
     reader: dict[str, Any] = {k: schema[k] for k in ("name", "namespace") if k in schema}
     reader.update(type="record", fields=fields)
-    data = io.BytesIO(f.header_bytes() + f.read_blocks(runs))
+    data = io.BytesIO(container_header(f.header) + f.read_blocks(runs))
     rows: list[dict[str, Any]] = list(fastavro.reader(data, reader_schema=reader))  # type: ignore[arg-type]
     rx = np.fromiter((r["rx_time"] for r in rows), np.int64, len(rows))
     if len(wanted) == 1:

@@ -90,7 +90,11 @@ def decode_polars(container: bytes, leaves: Sequence[Leaf], names: Names) -> Dec
     import polars as pl
 
     top = list(dict.fromkeys(leaf.path[0] for leaf in leaves))
-    df = pl.read_avro(io.BytesIO(container), columns=top)
+    return columns_from_frame(pl.read_avro(io.BytesIO(container), columns=top), leaves, names)
+
+
+def columns_from_frame(df: Any, leaves: Sequence[Leaf], names: Names) -> Decoded:
+    """The leaves' columns of a polars frame read under the polars rewrite of their schema."""
     out: Decoded = {}
     for leaf in leaves:
         s = df.get_column(leaf.path[0])

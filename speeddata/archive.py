@@ -192,15 +192,6 @@ class ArchiveFile:
             parts.append(data)
         return b"".join(parts)
 
-    def header_bytes(self, schema_text: str | None = None) -> bytes:
-        """The file's container header with ``schema_text`` as its ``avro.schema`` (another
-        schema of the same binary encoding); by default the schema with its logical types
-        removed, so values decode raw. Followed by :meth:`read_blocks`, a container that any
-        Avro reader reads."""
-        if schema_text is None:
-            return self._raw_header()
-        return _encode_header(self.header, schema_text)
-
     def _raw_header(self) -> bytes:
         """The file's header with the schema's logical types removed, encoded once."""
         if self._raw_head is None:
@@ -234,6 +225,39 @@ def open_archive(path: str | os.PathLike[str]) -> ArchiveFile:
     when the header is not all there yet, :class:`ArchiveError` when the file is not an Avro
     object container file, ``OSError`` when it cannot be opened."""
     return ArchiveFile(path)
+
+
+def read_known_blocks(
+    path: str | os.PathLike[str], header: Header, inode: int, runs: Iterable[tuple[int, int]]
+) -> bytes:
+    """The bytes of runs ``[start, end)`` of complete blocks found by an earlier
+    :func:`open_archive` of the same file (``inode``, ``header``), read without walking its
+    blocks again (archive files only grow, and are never rewritten): the blocks of a container
+    whose header is :func:`container_header`. Raises ``OSError`` when the file is gone,
+    :class:`ArchiveError` when it is another file now or a run does not end in its sync
+    marker."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if os.fstat(fd).st_ino != inode:
+            raise ArchiveError(f"{path} is another file than the one indexed")
+        parts = []
+        for start, end in runs:
+            data = os.pread(fd, end - start, start)
+            if len(data) != end - start or data[-SYNC_SIZE:] != header.sync:
+                raise ArchiveError(f"[{start}, {end}) is not a range of complete blocks of {path}")
+            parts.append(data)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def container_header(header: Header, schema_text: str | None = None) -> bytes:
+    """The container header of a file with ``header``, ``schema_text`` as its ``avro.schema``
+    (another schema of the same binary encoding), by default the schema with its logical types
+    removed (values decode raw)."""
+    if schema_text is None:
+        schema_text = json.dumps(without_logical_types(header.schema))
+    return _encode_header(header, schema_text)
 
 
 def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

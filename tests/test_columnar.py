@@ -14,7 +14,7 @@ import pytest
 from speeddata._blockindex import INDEXES
 from speeddata._coldecode import decode_polars, decode_records
 from speeddata._flatschema import flatten, names_of, polars_schema
-from speeddata.archive import open_archive
+from speeddata.archive import container_header, open_archive
 from speeddata.columnar import UnknownSignal, channel_files, read_channel
 from tests.columnartools import (
     archive_of,
@@ -199,7 +199,8 @@ def test_the_two_decoders_agree_column_by_column(tmp_path: Path):
     with open_archive(path) as f:
         text = json.dumps(polars_schema(schema))
         runs = [(f.header.header_end, f.complete_end)]
-        fast = decode_polars(f.header_bytes(text) + f.read_blocks(runs), leaves, names_of(schema))
+        data = container_header(f.header, text) + f.read_blocks(runs)
+        fast = decode_polars(data, leaves, names_of(schema))
         slow = decode_records(f.records(), leaves)
     for leaf in leaves:
         (fv, fok), (sv, sok) = fast[leaf.name], slow[leaf.name]
@@ -302,6 +303,9 @@ def test_a_file_being_written_reads_to_its_last_complete_block(tmp_path: Path):
     header_only.write_bytes(data[:20])  # just created: the header incomplete
     cc = read_channel([whole, header_only])
     assert cc.columns["i"].values.tolist() == list(range(30))
+    cc = read_channel([whole, header_only], start_ns=T0, clock="rx")
+    assert cc.columns["i"].values.tolist() == list(range(30))
+    assert cc.extra["stats"].blocks_indexed == 3
     assert cc.extra["stats"].skipped == [str(header_only)]
     # it grows: only the new blocks are indexed
     whole.write_bytes(data)
@@ -420,3 +424,29 @@ def test_channel_files_by_the_start_times_in_their_names(tmp_path: Path):
     every = channel_files(tmp_path, "chan")
     assert channel_files(tmp_path, "chan", T0 - 3000 * SEC, T0 - 2900 * SEC) == every
     assert channel_files(tmp_path, "chan", T0 + 750 * SEC, T0 + 800 * SEC) == every[1:]
+
+
+class _Panic(BaseException):
+    """What a pyo3 panic looks like from Python: no Exception subclass."""
+
+
+def test_a_polars_failure_of_any_kind_falls_back_to_fastavro(tmp_path: Path, monkeypatch):
+    import polars
+
+    def panic(*args: Any, **kwargs: Any) -> Any:
+        raise _Panic("thread panicked")
+
+    schema = schema_of(COLUMNAR_FIELDS)
+    path = write_file(tmp_path, schema, [records_of(COLUMNAR_FIELDS, range(9))], seq=1)
+    monkeypatch.setattr(polars, "read_avro", panic)
+    cc = read_channel([path], start_ns=T0 + 2000, clock="rx")  # the index falls back too
+    assert cc.extra["stats"].fastavro_files == 1 and cc.extra["stats"].polars_files == 0
+    assert_columns_equal_records(cc, fastavro_records([path])[2:])
+
+
+def test_enum_codes_take_the_smallest_unsigned_type():
+    from speeddata._coldecode import code_dtype
+
+    assert [code_dtype(n) for n in (1, 256, 257, 65536, 65537)] == [
+        np.uint8, np.uint8, np.uint16, np.uint16, np.uint32
+    ]  # fmt: skip
