@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import machine, registry, results, tools, worst_datagram
+from bench import janitor, machine, registry, results, tools, worst_datagram
 from bench.receivers import RELAY_VARIANTS, Load
 from bench.report import Context, render
 from bench.sweep import Case, Run, sweep
@@ -64,7 +64,11 @@ FULL_OUT = tools.ROOT / "docs" / "benchmarks.md"
 
 RUNS_JSON = tools.BUILD / "runs.json"
 
-SECTIONS: dict[str, ModuleType] = {"worst": worst_datagram, "registry": registry}
+SECTIONS: dict[str, ModuleType] = {
+    "worst": worst_datagram,
+    "registry": registry,
+    "janitor": janitor,
+}
 """Benchmarks of their own, reported after the relay's sweeps, by ``--case`` key. Each module
 has ``measure(quick) -> result``, ``load() -> result | None`` (the last saved result),
 ``render(result | None) -> str`` and may have ``targets(result | None) -> list[str]`` (rows

@@ -12,7 +12,7 @@ from typing import Any
 import fastavro
 import pytest
 
-from bench import registry, tools
+from bench import janitor, registry, tools
 from bench.receivers import RECORD_BYTES, CopyRelay, CopyRelayGso, Load, Sink
 from bench.sweep import Case, blast, run_once
 
@@ -53,3 +53,11 @@ def test_registry_list_bench_runs() -> None:
     result = registry.list_latency("sqlite", 3, 5)
     assert (result["channels"], result["requests"]) == (3, 5)
     assert result["bytes"] > 0 and result["p50"] <= result["p99"] <= result["max"]
+
+
+def test_janitor_bench_runs() -> None:
+    """bench/janitor.py's pass benchmark over 20 files: every pass runs, the last deletes all."""
+    result = janitor.pass_over(20, records=5)
+    assert result["deleted"] == 20
+    assert all(result[k]["wall_s"] > 0 for k in ("cold", "warm", "delete"))
+    assert "| delete all |" in janitor.render({"pass": result})

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from bench.archivefiles import write_archive_file
 from services.janitor.files import disk_free
 from services.janitor.main import dry_run
 from services.janitor.retention import Janitor
 from speeddata.config import Settings, load_settings
 from speeddata.events import assert_event_listed
 from speeddata.pins import pin_path, write_json_durably
-from tests.archivefiles import write_archive_file
 from tests.relaytools import probe_datagrams, start_relay
 from tests.tmpfs import mounted_tmpfs
 

@@ -1,4 +1,4 @@
-"""Archive files made without a relay, for tests and benchmarks of what reads the archive:
+"""Archive files made without a relay, for the tests and benchmarks of what reads the archive:
 standard Avro object container files named and laid out as the relay's, with chosen rx_times."""
 
 from __future__ import annotations
