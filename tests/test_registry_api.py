@@ -8,7 +8,7 @@ import json
 import pytest
 
 from speeddata.config import ROOT
-from speeddata.events import listing
+from tests.metricstools import assert_listed, value
 from tests.registrytools import AUTH, EXAMPLE, channel_body
 
 API = "/api/v1"
@@ -274,20 +274,12 @@ def test_health_metrics_openapi(client):
     health = client.get(f"{API}/health").json()
     assert health["status"] == "ok" and health["channels"] == 2
     text = client.get(f"{API}/metrics").text
-    assert "speeddata_registry_channels 2" in text
-    assert 'speeddata_registry_channel_status{channel="example",status="starting"} 1' in text
-    listed = listing()
-    gauges = set(listed["relay_gauges"])
-    relay = {
-        f"speeddata_relay_{c}" + ("" if c in gauges else "_total") for c in listed["relay_counters"]
-    }
-    families = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
-    assert {f for f in families if f.startswith("speeddata_registry_")} == set(
-        listed["registry_metrics"]
-    )
-    assert {f for f in families if not f.startswith("speeddata_registry_")} == relay
-    samples = {line.split("{")[0].split()[0] for line in text.splitlines() if line[:1] != "#"}
-    assert samples <= set(families), "every sample belongs to a listed family"
+    assert value(client.get("/metrics").text, "speeddata_registry_channels") == 2
+    assert value(text, "speeddata_registry_channels") == 2
+    assert value(text, "speeddata_registry_channel_status", channel="example", status="starting")
+    assert_listed(text, "registry")
+    assert value(text, "speeddata_http_requests_total", service="registry", method="GET",
+                 route="/api/v1/health", status="200") == 1  # fmt: skip
     doc = client.get(f"{API}/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     post = doc["paths"]["/api/v1/channels"]["post"]

@@ -22,8 +22,10 @@ from services.registry.context import Context
 from services.registry.db import Database, database_url
 from services.registry.errors import HANDLERS
 from services.registry.live import Live
+from services.registry.metrics import RegistryCollector
 from speeddata.bus import bus_options
 from speeddata.config import Settings, SettingsError
+from speeddata.metrics import instrument
 
 log = logging.getLogger("services.registry")
 VERSION = "1"
@@ -57,8 +59,6 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         *api.routes(OPERATIONS),
         Route(api.BASE + "/openapi.json", service.openapi_json, methods=["GET"]),
-        Route(api.BASE + "/metrics", service.prometheus, methods=["GET"]),
-        Route("/metrics", service.prometheus, methods=["GET"]),
         Route("/health", service.health, methods=["GET"]),
         Route("/login", service.login, methods=["GET"]),
         *page.routes(),
@@ -71,6 +71,10 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     app.state.openapi = api.openapi(OPERATIONS, VERSION)
+    served = instrument(
+        app, "registry", RegistryCollector(lambda: getattr(app.state, "registry", None))
+    )
+    app.router.routes.insert(1, Route(api.BASE + "/metrics", served.endpoint, methods=["GET"]))
     return app
 
 

@@ -1,4 +1,4 @@
-"""The registry's other endpoints: free ports, health, metrics, the OpenAPI document and the
+"""The registry's other endpoints: free ports, health, the OpenAPI document and the
 page's one-time login."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from services.registry import metrics, store
+from services.registry import store
 from services.registry.api import Operation, Param
 from services.registry.auth import COOKIE, login_nonce, session_cookie
 from services.registry.context import ctx, query_int
@@ -53,14 +53,6 @@ async def health(request: Request) -> Response:
     rows = await run_in_threadpool(store.rows, c.db)
     return JSONResponse(
         {"status": "ok", "service": "registry", "channels": len(rows), "database": c.db.dialect}
-    )
-
-
-async def prometheus(request: Request) -> Response:
-    c = ctx(request)
-    rows = await run_in_threadpool(store.rows, c.db)
-    return PlainTextResponse(
-        metrics.render(c, rows), media_type="text/plain; version=0.0.4; charset=utf-8"
     )
 
 
