@@ -49,8 +49,18 @@ $(STAMP)/venv: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-# Install what is missing: the Debian packages (apt-get, via sudo unless root) and .venv.
-deps: $(STAMP)/deb $(STAMP)/venv
+# The pages' browser libraries (uPlot) from the npm registry into node_modules/, exactly as
+# package-lock.json says; the stripchart gateway serves them. npm: Debian's, when none is there.
+$(STAMP)/npm: package.json package-lock.json
+	@mkdir -p $(STAMP)
+	@command -v npm >/dev/null || { echo "installing npm"; $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Install what is missing: the Debian packages (apt-get, via sudo unless root), .venv and the
+# pages' npm packages (node_modules/).
+deps: $(STAMP)/deb $(STAMP)/venv $(STAMP)/npm
 
 # Build the relay, native/zmq_relay/build/zmq_relay.
 relay: $(STAMP)/deb
