@@ -344,6 +344,9 @@
       this.end = 0;
       this.lastT = NaN;
       this.lastV = null;
+      this.reduced = null; // the min/max reduction of these rows (reducedView), when used
+      this.bucket = 0; // of a reduction: its bucket (s) ...
+      this.doneT = -Infinity; // ... and the start of its open bucket
     }
 
     get length() {
@@ -370,6 +373,7 @@
       this.start = this.end = 0;
       this.lastT = NaN;
       this.lastV = null;
+      this.reduced = null;
     }
 
     tail() {
@@ -387,28 +391,95 @@
       this.end += n;
     }
 
-    /** Drops rows older than `minT`, keeping one before it (the line enters from the left). */
-    trim(minT) {
+    /** The first row index in [start, end) whose time is >= t. */
+    lowerBound(t) {
       let lo = this.start;
       let hi = this.end;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (this.t[mid] < minT) lo = mid + 1;
+        if (this.t[mid] < t) lo = mid + 1;
         else hi = mid;
       }
-      this.start = Math.max(this.start, lo - 1);
+      return lo;
+    }
+
+    /** Drops rows older than `minT`, keeping one before it (the line enters from the left). */
+    trim(minT) {
+      this.start = Math.max(this.start, this.lowerBound(minT) - 1);
+      if (this.reduced) this.reduced.trim(minT);
+    }
+
+    /** Copies rows [i, j) of `src` after this one's end without keeping them (the view's
+     * temporary tail); returns the new end. */
+    stage(src, i, j, end) {
+      this.t.set(src.t.subarray(i, j), end);
+      for (let c = 0; c < this.k; c++) this.v[c].set(src.v[c].subarray(i, j), end);
+      return end + (j - i);
     }
 
     /** [t, ...columns] views for uPlot, with the newest exact row appended when it is newer. */
     view() {
-      let end = this.end;
-      if (this.lastV && this.lastT > this.tail()) {
-        this.reserve(0);
-        this.t[end] = this.lastT;
-        for (let c = 0; c < this.k; c++) this.v[c][end] = this.lastV[c];
+      return this.viewOf(this, this.end);
+    }
+
+    viewOf(src, end) {
+      if (src.lastV && src.lastT > src.tail()) {
+        this.reserve(end - this.end + 1);
+        this.t[end] = src.lastT;
+        for (let c = 0; c < this.k; c++) this.v[c][end] = src.lastV[c];
         end += 1;
       }
       return [this.t.subarray(this.start, end), ...this.v.map((col) => col.subarray(this.start, end))];
+    }
+
+    /** The rows reduced to min/max per time bucket of `bucket` s (aligned to multiples of it,
+     * as the gateway reduces: a bucket of more than 2 rows becomes its minimum at its first
+     * row's time and its maximum at its last's), kept incrementally: buckets are reduced once,
+     * when complete; the open bucket's rows are shown as they are. For a chart whose rows far
+     * outnumber its pixel columns (an unreduced subscription), so each frame draws ~2 rows a
+     * pixel whatever the rows in view. */
+    reducedView(bucket) {
+      let r = this.reduced;
+      if (!r || r.bucket !== bucket) {
+        r = this.reduced = new Columns(this.k);
+        r.bucket = bucket;
+      }
+      const end = this.end;
+      if (end === this.start) return r.viewOf(this, r.end);
+      const open = Math.floor(this.t[end - 1] / bucket) * bucket; // the newest bucket's start
+      let i = this.lowerBound(r.doneT);
+      while (i < end && this.t[i] < open) {
+        const b = Math.floor(this.t[i] / bucket);
+        let j = i + 1;
+        while (j < end && Math.floor(this.t[j] / bucket) === b) j++;
+        r.reserve(2);
+        if (j - i <= 2) r.end = r.stage(this, i, j, r.end);
+        else r.extremes(this, i, j);
+        i = j;
+      }
+      r.doneT = Math.max(r.doneT, open);
+      r.reserve(end - i + 1);
+      return r.viewOf(this, r.stage(this, i, end, r.end));
+    }
+
+    /** Appends the bucket of rows [i, j) of `src` as two rows: minima, then maxima. */
+    extremes(src, i, j) {
+      const at = this.end;
+      this.t[at] = src.t[i];
+      this.t[at + 1] = src.t[j - 1];
+      for (let c = 0; c < this.k; c++) {
+        const col = src.v[c];
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (let x = i; x < j; x++) {
+          const v = col[x];
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+        this.v[c][at] = lo === Infinity ? NaN : lo;
+        this.v[c][at + 1] = hi === -Infinity ? NaN : hi;
+      }
+      this.end += 2;
     }
   }
 
@@ -455,7 +526,6 @@
       this.dirty = true;
       this.resetPending = true;
       this.droppedRows = 0;
-      this.staleKeys = new Set();
       this.lastEdge = 0;
       host.classList.add("sd-chart");
       host.dataset.state = "connecting";
@@ -620,7 +690,7 @@
         cursor: { drag: { x: false, y: false }, points: { show: false } },
         legend: { live: false },
         series: [{}].concat(
-          this.series.map((s, i) => ({ label: s.key, stroke: colors[i], width: 1.5, spanGaps: true, points: { show: false } })),
+          this.series.map((s, i) => ({ label: s.key, stroke: colors[i], width: 1, spanGaps: true, points: { show: false } })),
         ),
       };
       this.host.dataset.theme = theme;
@@ -628,8 +698,8 @@
       this.host.style.setProperty("--sd-fg", palette.text);
       this.uplot = new window.uPlot(opts, this.emptyData(), this.plotEl);
       this.legendItems = this.uplot.root.querySelectorAll(".u-legend .u-series");
-      this.staleKeys.clear();
       this.dirty = true;
+      this.rebuilt = true;
     }
 
     emptyData() {
@@ -653,7 +723,12 @@
 
     data() {
       const views = [];
-      for (const entry of this.columns.values()) views.push({ data: entry.cols.view() });
+      const pixels = Math.max(1, this.uplot.bbox.width / devicePixelRatio);
+      const bucket = this.options.window / pixels;
+      for (const entry of this.columns.values()) {
+        const cols = entry.cols;
+        views.push({ data: cols.length > 4 * pixels ? cols.reducedView(bucket) : cols.view() });
+      }
       if (views.length === 0) return this.emptyData();
       if (views.length === 1) return views[0].data;
       return mergeViews(views);
@@ -676,19 +751,23 @@
       return n;
     }
 
+    /** Scrolls to the data's clock now; true when it drew. */
     tick(now) {
-      if (!this.uplot) return;
+      if (!this.uplot) return false;
       const end = this.edge(now);
       if (end === null) {
         if (this.dirty) {
           this.uplot.setData(this.emptyData(), false);
           this.dirty = false;
         }
-        return;
+        return false;
       }
       const start = end - this.options.window;
       const pixel = this.options.window / Math.max(1, this.uplot.bbox.width / devicePixelRatio);
-      if (!this.dirty && Math.abs(end - this.lastEdge) < pixel / 2) return; // nothing moved
+      // drawn when the view moved by half a pixel (new rows land at the right edge, which
+      // moves with them), or at once when the series changed
+      if (!this.rebuilt && Math.abs(end - this.lastEdge) < pixel / 2) return false;
+      this.rebuilt = false;
       for (const entry of this.columns.values()) entry.cols.trim(start);
       const u = this.uplot;
       u.batch(() => {
@@ -697,6 +776,7 @@
       });
       this.lastEdge = end;
       this.dirty = false;
+      return true;
     }
 
     /** Stale marks: per series in the legend, and the chart's state line. */
@@ -777,14 +857,15 @@
       return;
     }
     const begin = nowMs();
+    let drawn = false;
     for (const chart of charts) {
       try {
-        chart.tick(begin);
+        drawn = chart.tick(begin) || drawn;
       } catch (e) {
         console.error(e);
       }
     }
-    record(frameStats.work, nowMs() - begin);
+    if (drawn) record(frameStats.work, nowMs() - begin);
     if (frameStats.last) record(frameStats.intervals, stamp - frameStats.last);
     frameStats.last = stamp;
     requestAnimationFrame(loop);
@@ -1028,7 +1109,8 @@
     formatValue,
     needUplot,
     frameStats,
-    /** p50/p99/max of the charts' work per animation frame and of the frame intervals (ms). */
+    /** p50/p99/max of the charts' work per animation frame that drew and of the intervals
+     * between animation frames (ms). */
     stats() {
       const summary = (list) => {
         const s = [...list].sort((a, b) => a - b);
