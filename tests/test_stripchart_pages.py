@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from services.stripchart import pages
+from speeddata._webpages import service_url
 from speeddata.config import load_settings
 
 
@@ -52,9 +53,9 @@ def test_service_url_uses_the_browser_host_for_a_wildcard_bind():
     class Req:
         url = Url()
 
-    assert pages.service_url(Req(), "0.0.0.0", 8000) == "http://plant-7.example:8000"  # type: ignore[arg-type]
-    assert pages.service_url(Req(), "127.0.0.1", 8000) == "http://127.0.0.1:8000"  # type: ignore[arg-type]
-    assert pages.service_url(Req(), "::1", 8000) == "http://[::1]:8000"  # type: ignore[arg-type]
+    assert service_url(Req(), "0.0.0.0", 8000) == "http://plant-7.example:8000"  # type: ignore[arg-type]
+    assert service_url(Req(), "127.0.0.1", 8000) == "http://127.0.0.1:8000"  # type: ignore[arg-type]
+    assert service_url(Req(), "::1", 8000) == "http://[::1]:8000"  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("path", ["/pages/example", "/pages/example.html"])

@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
+from speeddata._webpages import page_headers, page_templates, service_url
 from speeddata.config import ROOT, Settings
 
 HERE = Path(__file__).parent
@@ -29,36 +28,11 @@ UPLOT_DIR = ROOT / "node_modules" / "uplot" / "dist"
 PAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 """A page's name: letters, digits, ``_`` and ``-`` (no dots, no slashes: nothing outside
 ``config/pages/`` can be named)."""
-WILDCARD_BINDS = ("", "0.0.0.0", "::", "[::]")
+TEMPLATES = page_templates(HERE / "templates")
 
-TEMPLATES = Jinja2Templates(
-    env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-)
-
-DASHBOARD_HEADERS = {
-    # scripts, styles and the WebSocket only from this server, no inline code
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+DASHBOARD_HEADERS = page_headers(images="data:")
+"""Scripts, styles and the WebSocket only from this server, no inline code."""
 PAGE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-
-
-def service_url(request: Request, bind: str, port: int) -> str:
-    """``http://host:port`` of a service on this machine as this browser can reach it: its bind
-    address, or the host the browser used for this page when it listens on every address."""
-    host = (request.url.hostname or "127.0.0.1") if bind in WILDCARD_BINDS else bind
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
 
 
 def not_found(detail: str) -> JSONResponse:

@@ -159,6 +159,10 @@ function makeRow(name) {
       el("button", { type: "button", class: "ghost danger", onclick: () => confirmRemove(name) }, "Remove"),
     );
   }
+  if (body.dataset.stripchart) {
+    // filled by the gateway's script (stripchart.js): every signal's newest value, live
+    tr.append(el("td", { class: "latest" }, el("span", { "data-value": `${name}.*` })));
+  }
   tr.append(actions);
   return { tr, cells };
 }
