@@ -15,7 +15,8 @@ import pytest
 from speeddata.config import ROOT
 from tests.procs import Proc
 
-pytest_plugins = ["tests.registrytools"]  # the registry's fixtures (pg_server, db_url, client)
+# the registry's fixtures (pg_server, db_url, client), the browser's (playwright, browser)
+pytest_plugins = ["tests.registrytools", "tests.browsertools"]
 
 RELAY_BINARY = Path(
     os.environ.get("SPEEDDATA_TEST_RELAY") or ROOT / "native" / "zmq_relay" / "build" / "zmq_relay"

@@ -19,12 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import (
     BrowserContext,
-    ConsoleMessage,
     Page,
-    Playwright,
-    Response,
     expect,
-    sync_playwright,
 )
 
 from services.registry.auth import COOKIE, login_link, session_cookie
@@ -32,21 +28,11 @@ from speeddata import Sender
 from speeddata.bus import Publisher
 from speeddata.config import ROOT, load_settings
 from speeddata.demo import demo_records
+from tests.browsertools import WAIT_MS, new_context, open_page
 from tests.procs import Proc, wait_until
 from tests.registrytools import AUTH, TOKEN
 from tests.system import System, free_channel_ports, make_system
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WAIT_MS = 15_000
 XSS = '<img src=x onerror="document.body.dataset.xss=1">'
 
 expect.set_options(timeout=WAIT_MS)  # generous: the machine is shared
@@ -92,51 +78,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory, relay_binary: Path) -> It
     finally:
         for proc in reversed(started):
             proc.stop()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (make deps installs it)")
-    with sync_playwright() as p:
-        yield p
-
-
-def new_context(playwright: Playwright, profile: Path, **options: Any) -> BrowserContext:
-    """Chromium with a fresh profile directory that dials nothing outside this machine."""
-    return playwright.chromium.launch_persistent_context(
-        str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-        viewport={"width": 1200, "height": 900}, **options,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def browser(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
-    context = new_context(playwright, tmp_path / "profile")
-    context.set_default_timeout(WAIT_MS)
-    yield context
-    context.close()
-
-
-def open_page(browser: BrowserContext, url: str) -> tuple[Page, list[str]]:
-    """A tab at ``url``; the list collects the page's uncaught errors, console errors and
-    failed loads of anything but the API (whose refusals the tests provoke on purpose)."""
-    page = browser.new_page()
-    problems: list[str] = []
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            problems.append(f"console: {message.text}")
-
-    def response(answer: Response) -> None:
-        if answer.status >= 400 and "/api/v1/" not in answer.url:
-            problems.append(f"{answer.status} {answer.url}")
-
-    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.on("console", console)
-    page.on("response", response)
-    page.goto(url)
-    return page, problems
 
 
 def logged_in(browser: BrowserContext, registry: Registry) -> tuple[Page, list[str]]:

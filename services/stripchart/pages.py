@@ -17,7 +17,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from speeddata._webpages import page_headers, page_templates, service_url
+from speeddata._webpages import common_static, page_headers, page_templates, service_url
 from speeddata.config import ROOT, Settings
 
 HERE = Path(__file__).parent
@@ -73,5 +73,6 @@ def routes(settings: Settings) -> list[BaseRoute]:
         Route("/pages/{name:path}", user_page, methods=["GET"]),
         # checked when asked, not now: without `make deps` the charts say uPlot is missing
         Mount("/static/uplot", StaticFiles(directory=UPLOT_DIR, check_dir=False)),
+        common_static(),
         Mount("/static", StaticFiles(directory=HERE / "static")),
     ]

@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from services.registry.api import BASE
 from services.registry.context import ctx
-from speeddata._webpages import page_headers, page_templates, service_url
+from speeddata._webpages import common_static, page_headers, page_templates, service_url
 
 HERE = Path(__file__).parent
 REFRESH_MS = 3000
@@ -50,8 +50,10 @@ async def index(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    """``/`` and the page's static files under ``/static``."""
+    """``/`` and the page's static files under ``/static`` (the pages' shared ones under
+    ``/static/common``)."""
     return [
         Route("/", index, methods=["GET"]),
+        common_static(),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -1,15 +1,12 @@
 // The gateway's dashboard: the channels the gateway advertises with their status and rates, a
 // latest-values table, strip charts (every numeric signal, one chart per channel, unless the
-// visitor picks signals), the chart window, the theme (the system's, or the visitor's choice)
-// and "export this view" from the pivot. Built on window.SpeedData (stripchart.js); whatever
-// comes from the gateway reaches the DOM as text only.
+// visitor picks signals), the chart window and "export this view" from the pivot. Built on
+// window.SpeedData (stripchart.js); whatever comes from the gateway reaches the DOM as text.
 (function () {
   "use strict";
   const SD = window.SpeedData;
   const conn = SD.connection;
-  const root = document.documentElement;
   const PIVOT = document.body.dataset.pivot;
-  const THEME_KEY = "speeddata-theme";
 
   const $ = (id) => document.getElementById(id);
 
@@ -25,35 +22,7 @@
     return node;
   }
 
-  // ---------------------------------------------------------------- theme
-
-  const themeButton = $("theme-toggle");
-  const systemDark = window.matchMedia("(prefers-color-scheme: dark)");
-  try {
-    const chosen = localStorage.getItem(THEME_KEY);
-    if (chosen === "dark" || chosen === "light") root.dataset.theme = chosen;
-  } catch (e) {
-    // storage refused: the system's theme applies
-  }
-  const currentTheme = () => root.dataset.theme || (systemDark.matches ? "dark" : "light");
-
-  function showThemeButton() {
-    const other = currentTheme() === "dark" ? "light" : "dark";
-    themeButton.textContent = other === "dark" ? "Dark theme" : "Light theme";
-    themeButton.setAttribute("aria-label", `Switch to the ${other} theme`);
-  }
-  themeButton.addEventListener("click", () => {
-    const next = currentTheme() === "dark" ? "light" : "dark";
-    root.dataset.theme = next;
-    try {
-      localStorage.setItem(THEME_KEY, next);
-    } catch (e) {
-      // not stored: this page view keeps it
-    }
-    showThemeButton();
-  });
-  systemDark.addEventListener("change", showThemeButton);
-  showThemeButton();
+  // the theme and its toggle: /static/common/theme.js
 
   // ---------------------------------------------------------------- connection
 
@@ -180,7 +149,9 @@
     } else {
       for (const name of [...conn.channels.keys()].sort()) {
         const ad = conn.channels.get(name);
-        if ((ad.signals || []).some((s) => s.numeric)) out.push({ title: name, signals: [`${name}.*`] });
+        // every numeric signal but the device clock (it is the x axis)
+        const numeric = (ad.signals || []).filter((s) => s.numeric && s.name !== ad.time_field);
+        if (numeric.length) out.push({ title: name, signals: numeric.map((s) => `${name}.${s.name}`) });
       }
     }
     return out;

@@ -1,5 +1,5 @@
 // The registry's page: the channel table (read again every few seconds), registration,
-// removal with a confirm, the schema viewer with its versions, and the theme toggle.
+// removal with a confirm, the schema viewer with its versions (the theme: theme.js).
 // Everything it shows from the registry goes into the DOM as text (textContent, text nodes,
 // attribute values), never as HTML. Requests go with fetch to this same origin: the login
 // cookie is SameSite=Strict and the server checks the Origin of changes.
@@ -101,34 +101,7 @@ function time(iso) {
   return Number.isNaN(when.getTime()) ? String(iso) : when.toLocaleString();
 }
 
-// ---------------------------------------------------------------- theme
-
-const root = document.documentElement;
-const themeButton = document.getElementById("theme-toggle");
-const systemDark = window.matchMedia("(prefers-color-scheme: dark)");
-
-function currentTheme() {
-  return root.dataset.theme || (systemDark.matches ? "dark" : "light");
-}
-
-function showThemeButton() {
-  const other = currentTheme() === "dark" ? "light" : "dark";
-  themeButton.textContent = other === "dark" ? "Dark theme" : "Light theme";
-  themeButton.setAttribute("aria-label", `Switch to the ${other} theme`);
-}
-
-themeButton.addEventListener("click", () => {
-  const next = currentTheme() === "dark" ? "light" : "dark";
-  root.dataset.theme = next;
-  try {
-    localStorage.setItem("speeddata-theme", next);
-  } catch (e) {
-    // not stored: this page view keeps it
-  }
-  showThemeButton();
-});
-systemDark.addEventListener("change", showThemeButton);
-showThemeButton();
+// The theme and its toggle: /static/common/theme.js.
 
 // ---------------------------------------------------------------- channel table
 

@@ -1,5 +1,7 @@
 """What the services' HTML pages share: their Jinja2 templates (autoescaped, strict about
-undefined names) and the address of another service as the visitor's browser reaches it."""
+undefined names), security headers, the address of another service as the visitor's browser
+reaches it, and the static files every page uses (``static/``: the colors of the light and
+dark themes and the theme toggle), served by each service under ``/static/common``."""
 
 from __future__ import annotations
 
@@ -7,9 +9,17 @@ from pathlib import Path
 
 import jinja2
 from starlette.requests import Request
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 WILDCARD_BINDS = ("", "0.0.0.0", "::", "[::]")
+STATIC = Path(__file__).parent / "static"
+
+
+def common_static() -> Mount:
+    """``/static/common``: the pages' shared files (mounted before the service's ``/static``)."""
+    return Mount("/static/common", app=StaticFiles(directory=STATIC))
 
 
 def page_templates(directory: Path) -> Jinja2Templates:
