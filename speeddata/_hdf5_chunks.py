@@ -1,12 +1,18 @@
 """gzip-compressed chunks of fixed-size datasets made on threads (``speeddata.hdf5``).
 
-HDF5 runs its filters on the writing thread, one chunk after another; with ``gzip`` that is
-most of an export's time. Here the shuffle and deflate filters' work is done the way HDF5 does
-it (byte-shuffled elements, then a zlib stream) on a thread pool — ``zlib.compress`` releases
-the GIL — and the finished chunks are written with ``write_direct_chunk``, while the writing
-thread goes on with the datasets that must take HDF5's own path (variable-length values, whose
-heap references only HDF5 can make). A file written so is read by any HDF5 reader like one
-that HDF5 compressed itself.
+HDF5 runs its filters on the writing thread, one chunk after another, with the system's zlib;
+with ``gzip`` that was most of an export's time. Here the shuffle and deflate filters' work is
+done the way HDF5 does it (byte-shuffled elements, then a zlib stream) on a thread pool (the
+compressors release the GIL), and the finished chunks are written with ``write_direct_chunk``,
+while the writing thread goes on with the datasets that must take HDF5's own path
+(variable-length values, whose heap references only HDF5 can make). A file written so is read
+by any HDF5 reader like one that HDF5 compressed itself: the stream is standard deflate.
+
+Levels 1-3 are compressed by ISA-L (the ``isal`` package, its levels 1-3): on the example
+channel's numeric columns it made chunks about as small as zlib level 1 (15.6 MB against
+15.3 MB for 44 MB shuffled) 13x faster (0.04 s against 0.5 s CPU). Level 0 and 4-9 use zlib
+at that level (4-9: the user asked for small over fast). The file's filter records the level
+asked; a deflate decoder needs no level.
 
 Only rows that start on a chunk boundary take this path (an append elsewhere goes through
 HDF5's filters); the last chunk is padded with zeros to the chunk size, as HDF5 stores it.
@@ -17,11 +23,25 @@ from __future__ import annotations
 import os
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import h5py
 import numpy as np
 
+isal_zlib: Any
+try:
+    from isal import isal_zlib
+except ImportError:  # pragma: no cover - isal is a dependency; a platform without its wheel
+    isal_zlib = None
+
 THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+def compress(data: bytes, level: int) -> bytes:
+    """A zlib stream of ``data`` (what HDF5's deflate filter stores) at gzip ``level``."""
+    if isal_zlib is not None and 1 <= level <= 3:
+        return bytes(isal_zlib.compress(data, level))
+    return zlib.compress(data, level)
 
 
 def _deflate(values: np.ndarray, rows: int, shuffle: bool, level: int) -> bytes:
@@ -31,7 +51,7 @@ def _deflate(values: np.ndarray, rows: int, shuffle: bool, level: int) -> bytes:
         values = padded
     raw = values.view(np.uint8).reshape(rows, values.dtype.itemsize)
     data = raw.T.tobytes() if shuffle and values.dtype.itemsize > 1 else raw.tobytes()
-    return zlib.compress(data, level)
+    return compress(data, level)
 
 
 class ParallelDeflate:
