@@ -57,6 +57,11 @@ class Names(dict[str, Any]):
         return list(self)
 
 
+def count(n: int, word: str) -> str:
+    """``1 row``, ``2,000 rows``."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def span(t: np.ndarray | None) -> str:
     """``first .. last`` of a datetime64 vector (``NaT`` ignored), or ``no rows``."""
     if t is None or not len(t):
@@ -168,7 +173,9 @@ class Signal(np.ndarray):
 
     def __repr__(self) -> str:
         units = f" [{self.units}]" if self.units else ""
-        head = f"Signal {self.channel}.{self.name}{units}: {self.dtype}, {self.size:,} values"
+        head = (
+            f"Signal {self.channel}.{self.name}{units}: {self.dtype}, {count(self.size, 'value')}"
+        )
         if self.ndim == 1:
             head += f", {span(self._time)}"
             if self.valid is not None:

@@ -39,7 +39,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from speeddata import _hdf5_types as types
-from speeddata._signal import AmbiguousName, Names, Signal, UnknownName, span
+from speeddata._signal import AmbiguousName, Names, Signal, UnknownName, count, span
 from speeddata.columnar import NS_PER_UNIT, ChannelColumns
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class Channel:
     def __repr__(self) -> str:
         clock = f"device time {self.time_field!r}" if self._device_time else "rx_time"
         lines = [
-            f"Channel {self.name}: {len(self.signal)} signals, {self.rows:,} rows, "
+            f"Channel {self.name}: {count(len(self.signal), 'signal')}, {count(self.rows, 'row')}, "
             f"{span(self.time)} ({clock})"
         ]
         for name, sig in self.signal.items():
@@ -261,7 +261,7 @@ class Set:
 
     def __repr__(self) -> str:
         total = sum(ch.rows for ch in self)
-        head = f"Set: {len(self)} channels, {total:,} rows"
+        head = f"Set: {count(len(self), 'channel')}, {count(total, 'row')}"
         start, end = self.attrs.get("range_start"), self.attrs.get("range_end")
         if start or end:
             head += f", range [{start or '...'}, {end or '...'}) on {self.attrs.get('clock')}"
@@ -269,7 +269,7 @@ class Set:
             head += f", from {self.source}"
         lines = [head]
         for ch in self:
-            lines.append(f"  {ch.name}: {ch.rows:,} rows, {span(ch.time)}")
+            lines.append(f"  {ch.name}: {count(ch.rows, 'row')}, {span(ch.time)}")
             lines.append(f"    signals: {', '.join(ch.signal)}")
         return "\n".join(lines)
 

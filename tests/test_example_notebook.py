@@ -93,7 +93,7 @@ def assert_notebook_shows_the_records(nb: Any) -> None:
     text = "".join(o.get("text", "") for o in outputs)
     assert "interval: median 0.010000 s" in text
     reprs = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {})]
-    assert any(r.startswith("Set: 1 channels, 400 rows") for r in reprs)
+    assert any(r.startswith("Set: 1 channel, 400 rows") for r in reprs)
     assert any(r.startswith("Channel example: 7 signals, 400 rows") for r in reprs)
 
 
