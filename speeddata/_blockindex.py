@@ -89,12 +89,16 @@ class BlockIndexes:
         if cached is not None and _same(cached, st) and (cached.timed or not timed):
             return cached, 0
         timed = timed or (cached is not None and cached.timed)  # extending costs little
+        prefix = cached if _extends(cached, st, timed) else None
         try:
-            archive = open_archive(key)
+            archive = open_archive(key, None if prefix is None else int(prefix.end[-1]))
+            if prefix is not None and archive.header.sync != prefix.header.sync:
+                archive.close()
+                prefix, archive = None, open_archive(key)
         except IncompleteHeader:
             return None, 0
         with archive:
-            index, built = _build(archive, cached, timed)
+            index, built = _build(archive, prefix, timed)
         with self._lock:
             self.indexed_blocks += built
             old = self._entries.pop(key, None)
@@ -116,50 +120,39 @@ def _same(index: FileIndex, st: os.stat_result) -> bool:
     return (index.inode, index.size, index.mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _build(f: ArchiveFile, cached: FileIndex | None, timed: bool) -> tuple[FileIndex, int]:
-    """The index of ``f``, reusing ``cached`` for the blocks it already covers (same inode and
-    sync marker, its blocks a prefix of the file's). Returns it and the blocks decoded."""
+def _extends(cached: FileIndex | None, st: os.stat_result, timed: bool) -> bool:
+    """Whether ``cached`` holds the first blocks of the file as it is now (the same file: its
+    blocks never change), with times if they are wanted."""
+    if cached is None or cached.inode != st.st_ino or not cached.blocks:
+        return False
+    return cached.timed or not timed
+
+
+def _build(f: ArchiveFile, prefix: FileIndex | None, timed: bool) -> tuple[FileIndex, int]:
+    """The index of ``f``: ``prefix``'s blocks (``f`` opened after them) and the blocks ``f``
+    found. Returns it and how many blocks' times were decoded."""
     blocks = list(f.blocks())
-    offset = np.fromiter((b.offset for b in blocks), np.int64, len(blocks))
-    end = np.fromiter((b.end for b in blocks), np.int64, len(blocks))
-    count = np.fromiter((b.count for b in blocks), np.int64, len(blocks))
+    n = len(blocks)
+    offset = np.fromiter((b.offset for b in blocks), np.int64, n)
+    end = np.fromiter((b.end for b in blocks), np.int64, n)
+    count = np.fromiter((b.count for b in blocks), np.int64, n)
     tf = time_field_of(f.header)
-    if not timed:
-        none = np.zeros(0, np.int64)
-        return FileIndex(
-            str(f.path), f.inode, f.size, f.mtime_ns, f.header, tf,
-            offset, end, count, none, none, none, none, timed=False,
-        ), 0  # fmt: skip
-    keep = _reusable(cached, f, offset, end, tf)
-    parts = [cached] if cached is not None and keep else []
-    rx_min, rx_max, dev_min, dev_max = _time_bounds(f, blocks[keep:], tf)
-    if parts:
-        assert cached is not None
-        rx_min = np.concatenate([cached.rx_min[:keep], rx_min])
-        rx_max = np.concatenate([cached.rx_max[:keep], rx_max])
-        dev_min = np.concatenate([cached.dev_min[:keep], dev_min])
-        dev_max = np.concatenate([cached.dev_max[:keep], dev_max])
+    none = np.zeros(0, np.int64)
+    times: tuple[np.ndarray, ...] = _time_bounds(f, blocks, tf) if timed else (none,) * 4
+    if prefix is not None:
+        offset, end, count = (
+            np.concatenate([old, new])
+            for old, new in ((prefix.offset, offset), (prefix.end, end), (prefix.count, count))
+        )
+        if timed:
+            old_times = (prefix.rx_min, prefix.rx_max, prefix.dev_min, prefix.dev_max)
+            times = tuple(np.concatenate([o, t]) for o, t in zip(old_times, times, strict=True))
+    rx_min, rx_max, dev_min, dev_max = times
     index = FileIndex(
         str(f.path), f.inode, f.size, f.mtime_ns, f.header, tf,
-        offset, end, count, rx_min, rx_max, dev_min, dev_max,
+        offset, end, count, rx_min, rx_max, dev_min, dev_max, timed=timed,
     )  # fmt: skip
-    return index, len(blocks) - keep
-
-
-def _reusable(
-    cached: FileIndex | None, f: ArchiveFile, offset: np.ndarray, end: np.ndarray, tf: str | None
-) -> int:
-    """How many leading blocks of ``cached`` are the file's first blocks."""
-    if cached is None or not cached.timed or cached.inode != f.inode:
-        return 0
-    if cached.header.sync != f.header.sync:
-        return 0
-    if cached.time_field != tf or cached.blocks > len(offset):
-        return 0
-    n = cached.blocks
-    if n and (offset[n - 1] != cached.offset[-1] or end[n - 1] != cached.end[-1]):
-        return 0
-    return n
+    return index, n if timed else 0
 
 
 def time_field_of(header: Header) -> str | None:

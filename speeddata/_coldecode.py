@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -133,11 +133,6 @@ def _lists_from_series(s: Any, leaf: Leaf, names: Names) -> np.ndarray:
 
     item = leaf.item
     assert item is not None
-    if item.kind == "object":
-        t = item.avro_type
-        return object_array(
-            [_items(v, lambda x: _as_decoded(x, t, names), item) for v in s.to_list()]
-        )
     arr = s.rechunk().to_arrow()
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -152,15 +147,11 @@ def _fixed(values: Sequence[bytes], size: int) -> np.ndarray:
     return np.frombuffer(b"".join(values), f"V{size}").copy()
 
 
-def _items(values: Iterable[Any] | None, convert: Callable[[Any], Any], item: Leaf) -> np.ndarray:
+def _items(values: list[Any] | None, item: Leaf) -> np.ndarray:
     """One array value: a numpy array of its items."""
     if values is None:
-        return fill_value_array(item)
-    return column_from_values([convert(v) for v in values], item)[0]
-
-
-def fill_value_array(item: Leaf) -> np.ndarray:
-    return np.zeros(0, leaf_dtype(item))
+        return np.zeros(0, leaf_dtype(item))
+    return column_from_values(values, item)[0]
 
 
 def _as_decoded(v: Any, t: Any, names: Names) -> Any:
@@ -230,7 +221,7 @@ def column_from_values(values: list[Any], leaf: Leaf) -> tuple[np.ndarray, np.nd
     if kind == "array":
         assert leaf.item is not None
         item = leaf.item
-        return object_array([_items(v, lambda x: x, item) for v in values]), valid
+        return object_array([_items(v, item) for v in values]), valid
     dtype = leaf_dtype(leaf)
     if dtype.hasobject:
         return object_array(values), valid

@@ -46,7 +46,7 @@ class Leaf:
     symbols: tuple[str, ...] = ()
     """An ``enum``'s symbols."""
     item: Leaf | None = None
-    """An ``array``'s item (kind ``object`` when it has no column form)."""
+    """An ``array``'s item (an array whose items have no column form is an ``object``)."""
     field: dict[str, Any] | None = None
     """The top-level-or-nested field declaration (its ``default``, ``doc``, ``units``)."""
     default: Any = None
@@ -218,8 +218,8 @@ def _leaf(
     if kind == "array":
         items, ns_i = _resolve(t["items"], names, ns)
         item = _leaf(("item",), items, False, None, names, ns_i, stack)
-        if item.kind == "array" or (isinstance(items, list) and nullable_branch(items) is None):
-            item = Leaf(name="item", path=("item",), kind="object", avro_type=items)
+        if item.kind in ("object", "array"):  # items with no column form: values as decoded
+            return Leaf(kind="object", **common)
         return Leaf(kind="array", item=item, **common)
     return Leaf(kind="object", **common)
 

@@ -123,7 +123,7 @@ class ArchiveFile:
 
     Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], after: int | None = None) -> None:
         self.path = Path(path)
         self._fd = os.open(self.path, os.O_RDONLY)
         self._raw_head: bytes | None = None
@@ -134,7 +134,9 @@ class ArchiveFile:
             self.inode = st.st_ino
             self.mtime_ns = st.st_mtime_ns
             self.header = _read_header(self._fd, self.size)
-            self._blocks = _scan_blocks(self._fd, self.size, self.header)
+            # where the blocks this object knows start: the header's end, or ``after``
+            self.first = self.header.header_end if after is None else after
+            self._blocks = _scan_blocks(self._fd, self.size, self.first, self.header.sync)
         except BaseException:
             os.close(self._fd)
             raise
@@ -142,7 +144,7 @@ class ArchiveFile:
     @property
     def complete_end(self) -> int:
         """Byte offset just after the last complete block (the header's end if none)."""
-        return self._blocks[-1].end if self._blocks else self.header.header_end
+        return self._blocks[-1].end if self._blocks else self.first
 
     @property
     def torn_bytes(self) -> int:
@@ -169,7 +171,7 @@ class ArchiveFile:
         after :meth:`close`; calling this method on a closed file raises ``ValueError``."""
         if self._fd < 0:
             raise ValueError(f"{self.path}: the archive file is closed")
-        start = self.header.header_end if start is None else start
+        start = self.first if start is None else start
         end = self.complete_end if end is None else end
         self._check_range(start, end)
         stream = _Spliced(self._raw_header(), os.dup(self._fd), start, end)
@@ -213,18 +215,23 @@ class ArchiveFile:
     def _check_range(self, start: int, end: int) -> None:
         if self._bounds is None:
             starts = {b.offset for b in self._blocks} | {self.complete_end}
-            ends = {b.end for b in self._blocks} | {self.header.header_end}
+            ends = {b.end for b in self._blocks} | {self.first}
             self._bounds = (starts, ends)
         starts, ends = self._bounds
         if start not in starts or end not in ends or end < start:
             raise ValueError(f"[{start}, {end}) is not a range of complete blocks of {self.path}")
 
 
-def open_archive(path: str | os.PathLike[str]) -> ArchiveFile:
+def open_archive(path: str | os.PathLike[str], after: int | None = None) -> ArchiveFile:
     """Open an archive file up to its last complete block. Raises :class:`IncompleteHeader`
     when the header is not all there yet, :class:`ArchiveError` when the file is not an Avro
-    object container file, ``OSError`` when it cannot be opened."""
-    return ArchiveFile(path)
+    object container file, ``OSError`` when it cannot be opened.
+
+    ``after``: a block's end that an earlier open of the same file found (its blocks never
+    change: archive files only grow, and a repair cuts only a torn tail): the object then
+    knows only the blocks from there on, and walks only them (a file being written, read
+    again)."""
+    return ArchiveFile(path, after)
 
 
 def read_known_blocks(
@@ -372,13 +379,12 @@ def _parse_metadata(buf: bytes, pos: int) -> tuple[dict[str, str], int]:
             metadata[key.decode("utf-8", "replace")] = value.decode("utf-8", "backslashreplace")
 
 
-def _scan_blocks(fd: int, size: int, header: Header) -> tuple[Block, ...]:
-    """The complete blocks from the header's end; stops at the first block that is torn,
-    malformed or not followed by the file's sync marker."""
+def _scan_blocks(fd: int, size: int, pos: int, sync: bytes) -> tuple[Block, ...]:
+    """The complete blocks from ``pos`` (the header's end, or a known block's end); stops at
+    the first block that is torn, malformed or not followed by the file's sync marker."""
     blocks: list[Block] = []
-    pos = header.header_end
     while pos < size:
-        block = _block_at(fd, size, pos, header.sync)
+        block = _block_at(fd, size, pos, sync)
         if block is None:
             break
         blocks.append(block)

@@ -15,13 +15,22 @@ Column values by Avro type:
 - a union of ``null`` and one type: that type's values with :attr:`Column.valid` (``False``
   where the value is null; the value there is 0, NaN or empty);
 - a nested record's fields: a column each, named ``a.b``;
-- ``array``: an object array of numpy arrays of the item type;
-- what has no column form (maps, unions of several non-null types, recursive records, arrays
-  of those): an object array of the values as decoded.
+- ``array``: an object array of numpy arrays of the item type (for enum items, the codes,
+  with the symbols in :attr:`Column.symbols`);
+- what has no column form (maps, unions of several non-null types, recursive records,
+  ``null``, arrays of records, of arrays or of unions): an object array of the values as
+  fastavro decodes them (dicts, lists, ``None``).
+
+:func:`channel_files` picks a channel's files for a range and :func:`read_channel` reads them:
+only the blocks that can hold records of the range are decoded (a per-file block index of the
+blocks' smallest and largest ``rx_time`` and device time, kept in-process), the file being
+written up to its last complete block, older schema versions resolved to the newest. How and
+why: docs/decisions/2026-12-01-columnar-archive-reader.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Sequence
@@ -32,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from speeddata import archive
+from speeddata._blockindex import INDEXES
 from speeddata._colread import CLOCKS, NS_PER_UNIT, Part, Reader, ReadStats, UnknownSignal, merged
 from speeddata._flatschema import Leaf
 
@@ -43,6 +53,7 @@ __all__ = [
     "UnknownSignal",
     "channel_files",
     "read_channel",
+    "warm_index",
 ]
 
 
@@ -199,6 +210,18 @@ def read_channel(
             ),
         },
     )
+
+
+def warm_index(files: Sequence[str | os.PathLike[str]]) -> int:
+    """Build the block indexes of ``files`` (with their blocks' times) ahead of the reads that
+    need them, e.g. on a thread when a service starts: the first read of a range on the device
+    clock indexes every file of the channel, since device time can be anything. Files that
+    are gone or whose header is incomplete are passed over. Returns the blocks indexed."""
+    built = 0
+    for path in files:
+        with contextlib.suppress(OSError):
+            built += INDEXES.get_counted(path, timed=True)[1]
+    return built
 
 
 def _channel_of(files: Sequence[str | os.PathLike[str]]) -> str | None:

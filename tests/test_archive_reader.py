@@ -137,6 +137,20 @@ def test_records_of_a_range_of_blocks(tmp_path: Path, container: tuple[bytes, li
                 f.records(start, end)
 
 
+def test_opened_after_a_known_block_it_walks_only_the_later_ones(tmp_path: Path):
+    data, ends = write_container(BLOCKS)
+    path = tmp_path / "f.avro"
+    path.write_bytes(data)
+    with open_archive(path, after=ends[2]) as f:
+        assert [(b.offset, b.end) for b in f.blocks()] == list(
+            zip(ends[2:], ends[3:], strict=False)
+        )
+        assert list(f.records()) == BLOCKS[2] + BLOCKS[3]
+        assert f.record_count == len(BLOCKS[2]) + len(BLOCKS[3])
+    with open_archive(path, after=ends[-1]) as f:
+        assert list(f.blocks()) == [] and f.complete_end == ends[-1]
+
+
 def test_records_stay_readable_after_close_and_a_closed_file_refuses_more(tmp_path: Path):
     path = tmp_path / "f.avro"
     path.write_bytes(write_container(BLOCKS)[0])

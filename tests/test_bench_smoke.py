@@ -61,3 +61,17 @@ def test_janitor_bench_runs() -> None:
     assert result["deleted"] == 20
     assert all(result[k]["wall_s"] > 0 for k in ("cold", "warm", "delete"))
     assert "| delete all |" in janitor.render({"pass": result})
+
+
+def test_columnar_bench_archive_reads_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """bench/columnar.py's archive, written by the real relay, reads back exactly."""
+    from bench import columnar
+    from speeddata.columnar import read_channel
+
+    files = columnar.write_archive(tmp_path / "data", 2500, per_file=1000)
+    assert len(files) >= 2
+    cc = read_channel(files)
+    assert cc.rows == 2500 and cc.clock == "device"
+    want = [columnar.example_record(i) for i in range(2500)]
+    for name, column in cc.columns.items():
+        assert column.values.tolist() == [r[name] for r in want], name

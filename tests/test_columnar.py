@@ -15,7 +15,7 @@ from speeddata._blockindex import INDEXES
 from speeddata._coldecode import decode_polars, decode_records
 from speeddata._flatschema import flatten, names_of, polars_schema
 from speeddata.archive import container_header, open_archive
-from speeddata.columnar import UnknownSignal, channel_files, read_channel
+from speeddata.columnar import UnknownSignal, channel_files, read_channel, warm_index
 from tests.columnartools import (
     archive_of,
     assert_columns_equal_records,
@@ -263,6 +263,16 @@ def test_a_range_decodes_only_the_blocks_that_can_overlap_it(tmp_path: Path):
     assert cc.columns["i"].values.dtype == np.int32 and cc.columns["s"].values.dtype == object
 
 
+def test_warming_the_index_spares_the_first_read(tmp_path: Path):
+    recs = _simple([T0 + k for k in range(50)], list(range(50)))
+    path = write_file(tmp_path, schema_of(SIMPLE), _blocks(recs, 10), seq=1)
+    assert warm_index([path, tmp_path / "gone.avro"]) == 5
+    assert warm_index([path]) == 0
+    cc = read_channel([path], start_ns=20, end_ns=25)
+    assert cc.columns["i"].values.tolist() == [20, 21, 22, 23, 24]
+    assert cc.extra["stats"].blocks_indexed == 0 and cc.extra["stats"].blocks_decoded == 1
+
+
 def test_a_clock_step_back_inside_a_file_still_finds_every_record(tmp_path: Path):
     rx = [T0 + k * SEC for k in range(50)] + [T0 - 100 * SEC + k * SEC for k in range(50)]
     recs = _simple(rx, list(range(100)))
@@ -312,6 +322,9 @@ def test_a_file_being_written_reads_to_its_last_complete_block(tmp_path: Path):
     cc = read_channel([whole], start_ns=T0 + 35, end_ns=T0 + 99, clock="rx")
     assert cc.columns["i"].values.tolist() == list(range(35, 40))
     assert cc.extra["stats"].blocks_indexed == 1 and cc.extra["stats"].blocks_decoded == 1
+    index = INDEXES.get(whole)
+    with open_archive(whole) as f:
+        assert index is not None and index.end.tolist() == [b.end for b in f.blocks()]
     # a vanished file is skipped too
     whole.unlink()
     assert read_channel([whole]).extra["stats"].skipped == [str(whole)]
