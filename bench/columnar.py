@@ -86,28 +86,21 @@ def write_archive(data: Path, records: int, per_file: int = PER_FILE) -> list[Pa
         sizes.append(len(datagrams[-1]))
     record_bytes = sum(sizes) / records + 9  # + rx_time
     relay = tools.Proc(
-        [
-            str(tools.RELAY),
-            "--name",
+        tools.relay_argv(
             CHANNEL,
-            "--port",
-            "0",
-            "--schema",
-            str(SCHEMA),
-            "--data-dir",
-            str(data),
+            SCHEMA,
+            data,
             "--time-field",
             "time",
             "--flush-ms",
-            "100",
+            str(FLUSH_MS),
             "--rotate-seconds",
             "3600",
             "--rotate-bytes",
             str(int(per_file * record_bytes)),
             "--rcvbuf",
             str(16 << 20),
-            "--die-with-parent",
-        ]  # fmt: skip
+        )  # fmt: skip
     )
     try:
         port = int(relay.wait_ready()["udp"].rsplit(":", 1)[1])
@@ -313,7 +306,8 @@ def render(result: dict[str, Any] | None) -> str:
         f"`speeddata.columnar.read_channel` (`bench/columnar.py`): {n:,} records of the"
         f" `example` channel (7 signals, one a string) in {result['files']} files"
         f" ({result['bytes'] / 2**20:.0f} MiB) written by the relay ({PER_FILE:,} records a"
-        " file, as a minute at 1 kHz). Best of the runs; CPU is this process's (polars'"
+        f" file, as a minute at 1 kHz; {result.get('blocks', 0):,} blocks). Best of the runs;"
+        " CPU is this process's (polars'"
         " threads included).",
         "",
         "| approach | wall | records/s | CPU | records/CPU-s |",

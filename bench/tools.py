@@ -54,6 +54,12 @@ def random_group() -> str:
     return f"239.255.{a}.{b}:{random.randrange(40000, 60000)}"
 
 
+def relay_argv(channel: str, schema: Path, data: Path, *extra: str) -> list[str]:
+    """The relay's command line for ``channel`` on an ephemeral port, dying with its parent."""
+    base = [str(RELAY), "--name", channel, "--port", "0", "--schema", str(schema)]
+    return [*base, "--data-dir", str(data), *extra, "--die-with-parent"]
+
+
 class Proc:
     """A started benchmark process (a :class:`speeddata._process.ChildProcess`); its output is
     kept, stderr and stdout lines together for `tail`, stdout alone for `last_out`."""

@@ -177,24 +177,17 @@ def under_stream(
     status = _StatusTimes()
     data = tmp / f"data-{case.key}"
     relay = tools.Proc(
-        [
-            str(tools.RELAY),
-            "--name",
+        tools.relay_argv(
             CHANNEL,
-            "--port",
-            "0",
-            "--schema",
-            str(schema_path),
-            "--data-dir",
-            str(data),
+            schema_path,
+            data,
             "--flush-ms",
             str(FLUSH_MS),
             "--bus",
             status.endpoint,
             "--rcvbuf",
             str(8 << 20),
-            "--die-with-parent",
-        ]  # fmt: skip
+        )  # fmt: skip
     )
     grows: list[float] = []
     quit = threading.Event()
