@@ -164,7 +164,7 @@ def test_accepted_connections_get_tcp_nodelay() -> None:
     """asyncio sets TCP_NODELAY only on sockets made as IPPROTO_TCP: without it a keep-alive
     client waited for its delayed ACK (~40 ms) on every response written in two parts (found
     by `python -m bench --case registry`)."""
-    from services.registry.main import _bind
+    from speeddata._webserve import bind_tcp
 
     async def nodelay_of_accepted() -> int:
         loop = asyncio.get_running_loop()
@@ -176,7 +176,7 @@ def test_accepted_connections_get_tcp_nodelay() -> None:
                 got.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
                 transport.close()
 
-        with _bind("127.0.0.1", 0) as sock:
+        with bind_tcp("127.0.0.1", 0) as sock:
             server = await loop.create_server(Check, sock=sock)
             _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
             try:
