@@ -128,6 +128,20 @@ class JanitorSettings(_Section):
 
 
 @dataclass(frozen=True)
+class PivotSettings(_Section):
+    """``pivot``: the export service (time ranges of the archive to HDF5, CSV, Parquet)."""
+
+    bind: str = key("address the pivot's HTTP server listens on")
+    port: int = key("its TCP port (0: any free port, said in the readiness line)")
+    max_channels: int = key("most channels one export may name (413 beyond)")
+    max_span_s: float = key("longest range one export may ask, seconds (413 beyond)")
+    max_records: int = key("most records the files of one export's range may hold (413 beyond)")
+    compression: str = key("HDF5 dataset compression: none, lzf, gzip or gzip:N (level 0-9)")
+    temp_dir: str = key("where HDF5 exports are built (unlinked files); empty: the system's")
+    registry_timeout_s: float = key("how long the pivot waits for the registry's answer, s")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of every service; immutable, derive changed copies with :meth:`override`."""
 
@@ -138,6 +152,7 @@ class Settings:
     ingest: IngestSettings = key("the ingest supervisor")
     registry: RegistrySettings = key("the channel registry")
     janitor: JanitorSettings = key("the archive's retention")
+    pivot: PivotSettings = key("the export service")
     channels: list[dict[str, Any]] = key("baseline channels (name, port, schema, ...)")
     data_dir: Path = key("archive, schemas, quarantine and run files")
     config_file: Path = key("the settings file over the defaults (or the defaults)")
@@ -168,6 +183,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "ingest": IngestSettings,
     "registry": RegistrySettings,
     "janitor": JanitorSettings,
+    "pivot": PivotSettings,
 }
 """The sections by name; the other keys of the file (``channels``) are top-level values."""
 
