@@ -1,4 +1,5 @@
-"""``speeddata.Client``: the registry over HTTP (channels, their schemas and versions, ports).
+"""``speeddata.Client``: the registry over HTTP (channels, their schemas and versions, ports),
+and the pivot's exports (:meth:`Client.export` returns a :class:`~speeddata.dataset.Set`).
 
 Every call returns the decoded JSON of the answer; a failure raises a :class:`ClientError`
 subclass that carries the HTTP status and the contract's error code (``exc.code``)::
@@ -18,11 +19,16 @@ of the configured data dir."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from speeddata._export import Download, Progress, download, export_params
+from speeddata._export import pivot_url as _pivot_url
 from speeddata._http import (
     ClientError,
     Conflict,
@@ -40,6 +46,9 @@ from speeddata._http import (
     http_client,
 )
 
+if TYPE_CHECKING:
+    from speeddata.dataset import Set
+
 __all__ = [
     "Client",
     "ClientError",
@@ -53,8 +62,11 @@ __all__ = [
     "Unauthorized",
     "Unreachable",
     "UnsupportedMediaType",
+    "pivot_url",
     "registry_url",
 ]
+
+pivot_url = _pivot_url
 
 API = "/api/v1"
 SchemaSource = dict[str, Any] | str | Path
@@ -84,6 +96,7 @@ class Client:
         *,
         settings: Any = None,
         timeout: float = 10.0,
+        pivot_url: str | None = None,
     ) -> None:
         if settings is None and (url is None or token is None):
             from speeddata.config import load_settings
@@ -94,6 +107,17 @@ class Client:
         data_dir = settings.data_dir if settings is not None else None
         self.token = find_token(token, data_dir)
         self._http = http_client(self.url, self.token, timeout)
+        self._pivot_url = pivot_url or (_pivot_url(settings) if settings is not None else None)
+
+    @property
+    def pivot_url(self) -> str:
+        """The pivot's root URL: ``pivot_url=``, else ``pivot.bind``/``pivot.port`` of the
+        settings (the configured ones when none were given)."""
+        if self._pivot_url is None:
+            from speeddata.config import load_settings
+
+            self._pivot_url = _pivot_url(load_settings())
+        return self._pivot_url.rstrip("/")
 
     # -- channels -------------------------------------------------------------------------
 
@@ -189,6 +213,60 @@ class Client:
 
     def health(self) -> dict[str, Any]:
         return dict(self._call("GET", "/health"))
+
+    # -- exports (the pivot) ----------------------------------------------------------------
+
+    def export(
+        self,
+        start: str,
+        channels: str | Sequence[str],
+        *,
+        end: str | None = None,
+        duration: str | None = None,
+        signals: str | Sequence[str] | None = None,
+        time: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        timeout: float = 600.0,
+    ) -> Set:
+        """The channels over ``[start, end)`` (or ``start`` + ``duration``) as a
+        :class:`~speeddata.dataset.Set`, exported by the pivot as HDF5. Times are ISO 8601, ``now``
+        or ``now-30s``; durations ISO 8601 (``PT30S``) or ``30s``; ``signals`` are
+        ``channel.signal``; ``time`` ``device`` (default) or ``rx``. With ``path`` the file is
+        kept there, else it is read from a temporary file that is removed."""
+        from speeddata.dataset import read_hdf5
+
+        params = export_params(
+            start, channels, end=end, duration=duration, signals=signals, time=time
+        )
+        if path is not None:
+            saved = download(self.pivot_url, params, Path(path), timeout=timeout)
+            return read_hdf5(saved.path)
+        with tempfile.TemporaryDirectory(prefix="speeddata-export-") as tmp:
+            saved = download(self.pivot_url, params, Path(tmp) / "export.h5", timeout=timeout)
+            return read_hdf5(saved.path)
+
+    def export_file(
+        self,
+        start: str,
+        channels: str | Sequence[str],
+        path: str | os.PathLike[str] | None = None,
+        *,
+        end: str | None = None,
+        duration: str | None = None,
+        signals: str | Sequence[str] | None = None,
+        format: str = "hdf5",
+        time: str | None = None,
+        progress: Progress | None = None,
+        timeout: float = 600.0,
+    ) -> Download:
+        """Saves an export (``format`` ``hdf5``, ``csv`` or ``parquet``; several channels' CSV
+        or Parquet come as one zip) to ``path`` (default: the name the pivot suggests, in the
+        working dir); ``progress(received, total)`` is called as bytes arrive."""
+        params = export_params(
+            start, channels, end=end, duration=duration, signals=signals, format=format, time=time
+        )
+        target = Path(path) if path is not None else None
+        return download(self.pivot_url, params, target, progress=progress, timeout=timeout)
 
     # -- plumbing -------------------------------------------------------------------------
 

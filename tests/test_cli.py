@@ -9,6 +9,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+import h5py
 import pytest
 
 from speeddata.cli.send import relay_address
@@ -40,8 +41,8 @@ def json_lines(done: subprocess.CompletedProcess[str]) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def test_up_demo_archives_reports_and_stops_everything_on_ctrl_c(
-    system: System, procs: list
+def test_up_demo_archives_reports_exports_and_stops_everything_on_ctrl_c(
+    system: System, procs: list, tmp_path: Path
 ) -> None:
     up = system.up("--demo", "--rate", "20")
     procs.append(up)
@@ -52,7 +53,7 @@ def test_up_demo_archives_reports_and_stops_everything_on_ctrl_c(
         fields = parse_line(rest)
         if fields.get("event") == "ready":
             children[name.strip()] = int(fields["pid"])
-    assert set(children) == {"bus", "registry", "ingest", "janitor", "demo"}
+    assert set(children) == {"bus", "registry", "ingest", "janitor", "pivot", "demo"}
     wait_until(lambda: "Ctrl-C stops everything" in "\n".join(up.stdout_lines), what="summary")
 
     for channel in ("example", "temperature"):
@@ -85,9 +86,16 @@ def test_up_demo_archives_reports_and_stops_everything_on_ctrl_c(
     )
     assert [set(r) for r in picked] == [{"rx_time", "temperature_c", "status"}] * 2
 
+    out = tmp_path / "up.h5"
+    done = sdctl(system, "export", "--start", "now-1h", "--end", "now", "--channels",
+                 "example,temperature", "-o", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with h5py.File(out) as f:
+        assert len(f["example/counter"]) >= 5 and len(f["temperature/rx_time"]) >= 5
+
     pids = list(children.values())
     pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
-    assert len(pids) == 7
+    assert len(pids) == 8
     up.popen.send_signal(signal.SIGINT)
     assert up.popen.wait(15) == 0
     assert [p for p in pids if alive(p)] == []
@@ -124,7 +132,10 @@ def test_send_demo_sends_where_the_relays_bind(bind: str, host: str) -> None:
         (["tail", "example", "--signals", "nope"], "channel example has no signal 'nope'"),
         (["send", "demo", "--channel", "bogus"], "Invalid value for '--channel'"),
         (["send", "demo", "--rate", "-1"], "Invalid value for '--rate'"),
-        (["serve", "nope"], "unknown service 'nope' (services: bus, registry, ingest, janitor)"),
+        (
+            ["serve", "nope"],
+            "unknown service 'nope' (services: bus, registry, ingest, janitor, pivot)",
+        ),
         (
             ["SPEEDDATA__RELAY__BINARY=/nonexistent/relay", "serve", "ingest"],
             "ingest: relay binary /nonexistent/relay is missing",
@@ -166,7 +177,7 @@ def test_a_reader_that_leaves_ends_sdctl_quietly(system: System, procs: list) ->
 def test_help_and_python_dash_m(system: System) -> None:
     done = sdctl(system, "--help")
     assert done.returncode == 0
-    for command in ("up", "serve", "send", "events", "tail", "status"):
+    for command in ("up", "serve", "send", "events", "tail", "status", "export"):
         assert command in done.stdout
 
 
@@ -244,7 +255,7 @@ def test_killed_up_leaves_no_process(system: System, procs: list) -> None:
     pids = [int(parse_line(line.partition("| ")[2])["pid"]) for line in up.lines
             if "| event=ready" in line]  # fmt: skip
     pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
-    assert len(pids) == 6
+    assert len(pids) == 7
     up.kill()
     try:
         wait_until(lambda: not any(map(alive, pids)), what="every child of sdctl up to exit")

@@ -8,7 +8,7 @@ import typer
 import zmq
 
 from speeddata._signals import die_with_parent
-from speeddata.cli import channel, run, send, watch
+from speeddata.cli import channel, export, run, send, watch
 from speeddata.cli._common import CliError, reader_left
 
 _click = sys.modules[typer.BadParameter.__module__]
@@ -38,6 +38,7 @@ app.add_typer(send.app, name="send")
 app.command()(watch.events)
 app.command()(watch.tail)
 app.command()(watch.status)
+app.command()(export.export)
 
 
 def main(argv: list[str] | None = None) -> None:

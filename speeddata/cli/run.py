@@ -18,7 +18,7 @@ from speeddata._signals import parent_env, stop_on_signals
 from speeddata.catalog import ChannelError, configured_channels, registry_records
 from speeddata.channels import Channel, multicast_endpoints
 from speeddata.cli._common import CliError, ConfigOption, DataDirOption, settings_from
-from speeddata.client import ClientError, registry_url
+from speeddata.client import ClientError, pivot_url, registry_url
 from speeddata.config import Settings
 from speeddata.demo import GENERATORS
 from speeddata.logfmt import LineForwarder, format_line, is_error_line
@@ -28,6 +28,7 @@ SERVICES = {
     "registry": "services.registry",
     "ingest": "services.ingest",
     "janitor": "services.janitor",
+    "pivot": "services.pivot",
 }
 """Services by name, in start order: each module has ``run(settings)`` and ``__main__``."""
 
@@ -71,9 +72,9 @@ def up(
     """Run SpeedData in the foreground; Ctrl-C stops everything.
 
     Starts the bus, the registry (REST API and page), the ingest supervisor (one relay per
-    registered channel), the janitor (the archive's retention) and, with --demo, senders of
-    the demo signals; then says what runs where, with a one-time login link to the registry's
-    page."""
+    registered channel), the janitor (the archive's retention), the pivot (exports) and, with
+    --demo, senders of the demo signals; then says what runs where, with a one-time login link
+    to the registry's page."""
     settings = settings_from(config, data_dir)
     try:
         channels = configured_channels(settings)
@@ -94,8 +95,8 @@ def up(
                 children.append(_start(name, argv, env, logs))
                 if not _wait_ready(children[-1], stop, logs):
                     break  # Ctrl-C or SIGTERM during start-up
-                if name == "registry":  # the port it bound (registry.port may be 0)
-                    settings = _registry_bound(settings, children[-1], env)
+                if name in ("registry", "pivot"):  # the port it bound (its port may be 0)
+                    settings = _bound(name, settings, children[-1], env)
             else:
                 print(_summary(settings, channels, children, demo, rate), flush=True)
                 logs.emit(
@@ -106,6 +107,7 @@ def up(
                         xsub=settings.bus.xsub,
                         xpub=settings.bus.xpub,
                         registry=registry_url(settings),
+                        pivot=pivot_url(settings),
                         channels=len(channels),
                     )
                 )
@@ -185,15 +187,15 @@ def _watch(children: list[ChildProcess], stop: threading.Event) -> ChildProcess 
     return None
 
 
-def _registry_bound(
-    settings: Settings, child: ChildProcess, env: MutableMapping[str, str]
+def _bound(
+    service: str, settings: Settings, child: ChildProcess, env: MutableMapping[str, str]
 ) -> Settings:
-    """The settings with the port the registry bound; later children are told it too."""
+    """The settings with the port the service bound; later children are told it too."""
     port = (child.ready or {}).get("http", "").rpartition(":")[2]
     if not port.isdigit():
         return settings
-    env["SPEEDDATA__REGISTRY__PORT"] = port
-    return settings.override(registry={"port": int(port)})
+    env[f"SPEEDDATA__{service.upper()}__PORT"] = port
+    return settings.override(None, **{service: {"port": int(port)}})
 
 
 def _registry_lines(settings: Settings, pid: int) -> list[str]:
@@ -242,6 +244,7 @@ def _summary(
         f"  ingest   pid {pids['ingest']}: one relay per channel, archive in "
         f"{settings.data_dir / 'archive'}",
         f"  janitor  pid {pids['janitor']}: retention of the archive (settings janitor.*)",
+        f"  pivot    pid {pids['pivot']}: exports at {pivot_url(settings)}/api/v1/pivot/export",
     ]
     ports = _registered(settings, channels)
     for name, port in ports:
@@ -259,6 +262,7 @@ def _summary(
         f"  {sdctl} channel list           # the registered channels",
         f"  {sdctl} tail {first:<17} # live records",
         f"  {sdctl} events --topic relay     # bus events as JSON lines",
+        f"  {sdctl} export --start now-1m --duration 1m --channels {first}   # to HDF5",
     ]
     return "\n".join(lines)
 
