@@ -23,7 +23,14 @@ import fastavro
 import numpy as np
 
 from speeddata._flatschema import nullable_branch, polars_schema, type_kind
-from speeddata.archive import ArchiveFile, Header, IncompleteHeader, container_header, open_archive
+from speeddata.archive import (
+    ArchiveError,
+    ArchiveFile,
+    Header,
+    IncompleteHeader,
+    container_header,
+    open_archive,
+)
 
 MAX_BLOCKS = 1_000_000
 """Blocks kept in the cache in all (7 int64 each: 56 MB at most)."""
@@ -256,7 +263,10 @@ def _time_fastavro(
     reader: dict[str, Any] = {k: schema[k] for k in ("name", "namespace") if k in schema}
     reader.update(type="record", fields=fields)
     data = io.BytesIO(container_header(f.header) + f.read_blocks(runs))
-    rows: list[dict[str, Any]] = list(fastavro.reader(data, reader_schema=reader))  # type: ignore[arg-type]
+    try:
+        rows: list[dict[str, Any]] = list(fastavro.reader(data, reader_schema=reader))  # type: ignore[arg-type]
+    except DECODE_ERRORS as exc:
+        raise undecodable(f.path, exc) from exc
     rx = np.fromiter((r["rx_time"] for r in rows), np.int64, len(rows))
     if len(wanted) == 1:
         return rx, None
@@ -272,6 +282,15 @@ def _raw(t: Any) -> Any:
     if isinstance(t, list):
         return [_raw(b) for b in t]
     return t
+
+
+DECODE_ERRORS = (ValueError, EOFError, KeyError, IndexError, TypeError, OverflowError)
+"""What fastavro raises on blocks whose bytes are no records of the schema."""
+
+
+def undecodable(path: str | Path, exc: BaseException) -> ArchiveError:
+    """The error for complete blocks (sync markers in place) whose records do not decode."""
+    return ArchiveError(f"{path}: its blocks do not decode: {type(exc).__name__}: {exc}")
 
 
 INDEXES = BlockIndexes()

@@ -20,7 +20,13 @@ import fastavro
 import numpy as np
 
 from speeddata import archive
-from speeddata._blockindex import INDEXES, FileIndex, polars_text
+from speeddata._blockindex import (
+    DECODE_ERRORS,
+    INDEXES,
+    FileIndex,
+    polars_text,
+    undecodable,
+)
 from speeddata._coldecode import Decoded, columns_from_frame, decode_records, leaf_dtype
 from speeddata._flatschema import Leaf, Names, flatten, names_of
 from speeddata._resolve import resolve
@@ -240,12 +246,18 @@ class Reader:
         if frame is not None:
             self.stats.polars_files += 1
             self.stats.records_decoded += frame.height
-            rows = self._rows(index, _time_values(frame, index, self.device))
+            rows = (
+                self._rows(index, _time_values(frame, index, self.device)) if self.bounded else None
+            )
             frame = frame if rows is None else frame.filter(rows)
             return _Frame(index.path, index.header, leaves, frame)
         self.stats.fastavro_files += 1
         stream = io.BytesIO(archive.container_header(index.header) + data)
-        decoded = decode_records(cast(Iterable[dict[str, Any]], fastavro.reader(stream)), leaves)
+        try:
+            records = cast(Iterable[dict[str, Any]], fastavro.reader(stream))
+            decoded = decode_records(records, leaves)
+        except DECODE_ERRORS as exc:
+            raise undecodable(index.path, exc) from exc
         n = len(decoded["rx_time"][0])
         self.stats.records_decoded += n
         key = index.time_field if self.device else "rx_time"

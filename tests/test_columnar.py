@@ -14,7 +14,7 @@ import pytest
 from speeddata._blockindex import INDEXES
 from speeddata._coldecode import decode_polars, decode_records
 from speeddata._flatschema import flatten, names_of, polars_schema
-from speeddata.archive import container_header, open_archive
+from speeddata.archive import ArchiveError, container_header, open_archive
 from speeddata.columnar import UnknownSignal, channel_files, read_channel, warm_index
 from tests.columnartools import (
     archive_of,
@@ -463,3 +463,17 @@ def test_enum_codes_take_the_smallest_unsigned_type():
     assert [code_dtype(n) for n in (1, 256, 257, 65536, 65537)] == [
         np.uint8, np.uint8, np.uint16, np.uint16, np.uint32
     ]  # fmt: skip
+
+
+def test_blocks_that_do_not_decode_name_their_file(tmp_path: Path):
+    recs = _simple([T0 + k for k in range(30)], list(range(30)))
+    path = write_file(tmp_path, schema_of(SIMPLE), _blocks(recs, 10), seq=1)
+    with open_archive(path) as f:
+        second = list(f.blocks())[1]
+    data = bytearray(path.read_bytes())
+    data[second.data_offset : second.data_offset + second.data_size] = b"\xff" * second.data_size
+    path.write_bytes(bytes(data))
+    for kwargs in ({}, {"start_ns": T0, "clock": "rx"}):
+        INDEXES.clear()
+        with pytest.raises(ArchiveError, match=f"{path.name}.*do not decode"):
+            read_channel([path], **kwargs)
