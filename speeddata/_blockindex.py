@@ -5,10 +5,12 @@ of its records, so a reader decodes only the blocks that can overlap a time rang
 Building it decodes the time columns only. It is kept in-process, keyed by the file's path and
 checked against its inode, size and modification time on every use: a closed file's index never
 changes; for a file that grew (the one being written) only the new blocks are indexed. The
-cache is a bounded LRU (:data:`MAX_BLOCKS` blocks in all)."""
+cache is a bounded LRU (:data:`MAX_BLOCKS` blocks, :data:`MAX_FILES` files), and files of one
+schema version share one copy of it (schemas of 1 MB exist)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
@@ -34,6 +36,8 @@ from speeddata.archive import (
 
 MAX_BLOCKS = 1_000_000
 """Blocks kept in the cache in all (7 int64 each: 56 MB at most)."""
+MAX_FILES = 20_000
+"""Files kept in the cache (a header and arrays each: a few KB)."""
 
 NO_MIN = np.iinfo(np.int64).max
 NO_MAX = np.iinfo(np.int64).min
@@ -69,8 +73,9 @@ class FileIndex:
 class BlockIndexes:
     """The bounded, thread-safe cache of :class:`FileIndex` by path."""
 
-    def __init__(self, max_blocks: int = MAX_BLOCKS) -> None:
+    def __init__(self, max_blocks: int = MAX_BLOCKS, max_files: int = MAX_FILES) -> None:
         self.max_blocks = max_blocks
+        self.max_files = max_files
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, FileIndex] = OrderedDict()
         self._blocks = 0
@@ -112,7 +117,9 @@ class BlockIndexes:
             self._blocks -= old.blocks if old is not None else 0
             self._entries[key] = index
             self._blocks += index.blocks
-            while self._blocks > self.max_blocks and len(self._entries) > 1:
+            while len(self._entries) > 1 and (
+                self._blocks > self.max_blocks or len(self._entries) > self.max_files
+            ):
                 _, dropped = self._entries.popitem(last=False)
                 self._blocks -= dropped.blocks
         return index, built
@@ -125,6 +132,24 @@ class BlockIndexes:
 
 def _same(index: FileIndex, st: os.stat_result) -> bool:
     return (index.inode, index.size, index.mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+_SCHEMAS: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+_SCHEMAS_KEPT = 64
+_SCHEMAS_LOCK = threading.Lock()
+
+
+def _shared(header: Header) -> Header:
+    """``header`` holding the one copy of its schema (text and parsed) that every file of that
+    schema version shares."""
+    with _SCHEMAS_LOCK:
+        kept = _SCHEMAS.get(header.schema_text)
+        if kept is None:
+            kept = _SCHEMAS[header.schema_text] = (header.schema_text, header.schema)
+            while len(_SCHEMAS) > _SCHEMAS_KEPT:
+                _SCHEMAS.popitem(last=False)
+        _SCHEMAS.move_to_end(header.schema_text)
+    return dataclasses.replace(header, schema_text=kept[0], schema=kept[1])
 
 
 def _extends(cached: FileIndex | None, st: os.stat_result, timed: bool) -> bool:
@@ -155,8 +180,9 @@ def _build(f: ArchiveFile, prefix: FileIndex | None, timed: bool) -> tuple[FileI
             old_times = (prefix.rx_min, prefix.rx_max, prefix.dev_min, prefix.dev_max)
             times = tuple(np.concatenate([o, t]) for o, t in zip(old_times, times, strict=True))
     rx_min, rx_max, dev_min, dev_max = times
+    header = prefix.header if prefix is not None else _shared(f.header)
     index = FileIndex(
-        str(f.path), f.inode, f.size, f.mtime_ns, f.header, tf,
+        str(f.path), f.inode, f.size, f.mtime_ns, header, tf,
         offset, end, count, rx_min, rx_max, dev_min, dev_max, timed=timed,
     )  # fmt: skip
     return index, n if timed else 0

@@ -119,7 +119,7 @@ def _from_series(s: Any, leaf: Leaf, names: Names) -> np.ndarray:
         s = s.fill_null(0 if kind == "enum" else fill)
     if kind == "fixed":
         return _fixed(s.to_list(), leaf.size)
-    values = s.to_numpy()
+    values = s.to_numpy(writable=True)  # a view of polars' memory would be read-only
     dtype = leaf_dtype(leaf)
     if dtype.hasobject and not values.dtype.hasobject:
         return object_array(list(values))

@@ -175,6 +175,7 @@ def test_every_column_type_on_the_fast_path_matches_fastavro(tmp_path: Path):
     assert c["arr_e"].symbols == ("A", "B", "C")
     assert list(c) == [n for n in _leaf_names(schema) if n != "rx_time"]
     assert c["i"].units == "V" and c["l"].avro_type["logicalType"] == "timestamp-millis"
+    assert cc.rx_time.flags.writeable and all(c[n].values.flags.writeable for n in c)
     assert cc.time_field == "time" and cc.time_unit == "ns" and cc.channel == "chan"
 
 
@@ -473,7 +474,24 @@ def test_blocks_that_do_not_decode_name_their_file(tmp_path: Path):
     data = bytearray(path.read_bytes())
     data[second.data_offset : second.data_offset + second.data_size] = b"\xff" * second.data_size
     path.write_bytes(bytes(data))
-    for kwargs in ({}, {"start_ns": T0, "clock": "rx"}):
+    cases: list[dict[str, Any]] = [{}, {"start_ns": T0, "clock": "rx"}]
+    for kwargs in cases:
         INDEXES.clear()
         with pytest.raises(ArchiveError, match=f"{path.name}.*do not decode"):
             read_channel([path], **kwargs)
+
+
+def test_the_index_cache_is_bounded_and_shares_schemas(tmp_path: Path):
+    from speeddata._blockindex import BlockIndexes
+
+    recs = _simple([T0 + k for k in range(20)], list(range(20)))
+    paths = [write_file(tmp_path, schema_of(SIMPLE), _blocks(recs, 10), seq=s) for s in (1, 2, 3)]
+    cache = BlockIndexes(max_blocks=100, max_files=2)
+    first, second, third = (cache.get(p) for p in paths)
+    assert first is not None and second is not None and third is not None
+    assert first.header.schema is second.header.schema is third.header.schema
+    assert cache.get_counted(paths[0])[1] == 2, "the oldest was dropped: indexed again"
+    cache = BlockIndexes(max_blocks=3)
+    for p in paths:
+        cache.get(p)
+    assert cache.get_counted(paths[2])[1] == 0 and cache.get_counted(paths[0])[1] == 2
