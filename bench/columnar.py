@@ -245,8 +245,8 @@ def _range_rows(data: Path, records: int, runs: int) -> list[dict[str, Any]]:
         stats = cc.extra["stats"]
         warm = [_timed(once, 1) for _ in range(max(5, runs))]
         out.append({
-            "clock": clock, "rows": cc.rows, "files": stats.files, "blocks": stats.blocks,
-            "decoded": stats.blocks_decoded, "cold_wall": cold_wall, "cold_cpu": cold_cpu,
+            "clock": clock, "rows": cc.rows, "files": stats["files"], "blocks": stats["blocks"],
+            "decoded": stats["blocks_decoded"], "cold_wall": cold_wall, "cold_cpu": cold_cpu,
             "warm_wall": statistics.median(w for w, _, _ in warm),
             "warm_cpu": statistics.median(c for _, c, _ in warm),
         })  # fmt: skip

@@ -51,7 +51,8 @@ class UnknownSignal(LookupError):
 
 @dataclass
 class ReadStats:
-    """What one :func:`speeddata.columnar.read_channel` did (its ``extra["stats"]``)."""
+    """What one :func:`speeddata.columnar.read_channel` did (its ``extra["stats"]``, as a
+    dict)."""
 
     files: int = 0
     """Files given that have a complete header."""

@@ -31,7 +31,9 @@ why: docs/decisions/2026-12-01-columnar-archive-reader.md.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -185,7 +187,11 @@ def read_channel(
     ``valid`` False, without one); a field the reader lacks stays, after the reader's fields,
     with ``valid`` False for the rows of files without it; numbers are promoted (int to
     long/float/double, long to float/double, float to double), string and bytes convert, enum
-    symbols map by name."""
+    symbols map by name.
+
+    ``extra`` holds ``stats`` (a dict of :class:`ReadStats`: files, blocks and records read),
+    ``schema_versions`` (the fingerprints of the files' schemas read, oldest first) and
+    ``schema_text`` (the reader schema's exact text when it is a file's header's)."""
     result = Reader(files, start_ns, end_ns, clock, signals, reader_schema).read()
     newest = result.newest
     unit = (newest.time_unit if newest else None) or "ns"
@@ -204,9 +210,14 @@ def read_channel(
         range_ns=(start_ns, end_ns),
         clock="device" if result.device else "rx",
         extra={
-            "stats": result.stats,
+            "stats": dataclasses.asdict(result.stats),
             "schema_versions": list(
                 dict.fromkeys(p.header.fingerprint or "" for p in result.parts)
+            ),
+            "schema_text": (
+                newest.schema_text
+                if newest is not None and result.schema is newest.schema
+                else json.dumps(result.schema)
             ),
         },
     )
