@@ -119,3 +119,9 @@ def _full_disk(system: System, up: Proc, disk: Path) -> None:
     rows = sdctl_json(system, "status")
     (row,) = [r for r in rows if r["channel"] == "example"]
     assert row["unarchived"] > 0
+    table = subprocess.run(
+        [PY, "-m", "speeddata", "status", "--wait", "2.5"], env=system.env, cwd=ROOT,
+        capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    (line,) = [x for x in table.splitlines() if x.startswith("janitor: deleted ")]
+    assert "; floor " in line, line

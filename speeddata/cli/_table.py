@@ -71,3 +71,20 @@ def _cell(key: str, value: Any) -> str:
     if key == "file":
         return Path(value).name
     return str(value)
+
+
+def janitor_line(status: dict[str, Any]) -> str:
+    """What ``janitor.status`` says, as one line: files deleted since it started and why, what
+    the archive holds, the disk's free space."""
+    files, freed = status["deleted_files"], status["deleted_bytes"]
+    why = ", ".join(f"{reason} {n}" for reason, n in files.items() if n) or "none"
+    verb = "would delete" if status["dry_run"] else "deleted"
+    return (
+        f"janitor: {verb} {sum(files.values())} files ({_mib(sum(freed.values()))}; {why});"
+        f" archive {status['archive_files']} files, {_mib(status['archive_bytes'])};"
+        f" {_mib(status['free_bytes'])} free; {status['pinned']} kept for pending tags\n"
+    )
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"

@@ -21,7 +21,7 @@ from speeddata.cli._common import (
     settings_from,
     write_out,
 )
-from speeddata.cli._table import status_rows, status_table
+from speeddata.cli._table import janitor_line, status_rows, status_table
 from speeddata.events import EventError, batch_records, batch_schema
 from speeddata.schema import fingerprint
 
@@ -143,7 +143,8 @@ def status(
     """Show every channel's relay, rate, drops, rejects and archive file.
 
     Read from the bus's last-value cache: relay state, restarts, records per second, kernel
-    drops, rejected datagrams, unarchived records, the file being written. Exits after --wait
+    drops, rejected datagrams, unarchived records, the file being written; then, when the
+    janitor's status came in the meantime, what retention deleted and why. Exits after --wait
     seconds."""
     settings = settings_from(config, data_dir)
     try:
@@ -151,7 +152,8 @@ def status(
     except ChannelError as e:
         raise CliError(str(e)) from None
     latest: dict[str, dict[str, Any]] = {}
-    for event in bus_events(settings, ["relay.status", "ingest.relay"], timeout=wait):
+    topics = ["relay.status", "ingest.relay", "janitor.status"]
+    for event in bus_events(settings, topics, timeout=wait):
         if event is not None:
             latest[event.topic] = event.fields
     rows = status_rows(names, latest)
@@ -159,7 +161,8 @@ def status(
         for row in rows:
             _print_json(row)
     else:
-        write_out(status_table(rows) + "\n")
+        janitor = latest.get("janitor.status")
+        write_out(status_table(rows) + "\n" + (janitor_line(janitor) if janitor else ""))
 
 
 class _RecordDecoder:
