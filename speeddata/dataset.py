@@ -28,17 +28,16 @@ of them by channel name (channels keep their own times, so there is no single ta
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from speeddata import _hdf5_types as types
+from speeddata._dataset_pandas import pandas_column, pandas_module
+from speeddata._dataset_sources import TimeLike, archive_files, reader_schema, to_ns
 from speeddata._signal import AmbiguousName, Names, Signal, UnknownName, count, span
 from speeddata.columnar import NS_PER_UNIT, ChannelColumns
 
@@ -55,8 +54,6 @@ __all__ = [
     "read_hdf5",
     "to_ns",
 ]
-
-TimeLike = int | str | datetime | np.datetime64 | None
 
 
 class Channel:
@@ -139,14 +136,14 @@ class Channel:
         column it replaces) where the channel declares one, else ``rx_time``; a column per
         signal, plus ``rx_time`` (datetime64[ns]) on device time. Enums become categoricals,
         nullable fields pandas' nullable types (``<NA>`` for null), fixed values ``bytes``."""
-        pd = _pandas()
+        pd = pandas_module()
         index_name = self.time_field if self._device_time else "rx_time"
         data: dict[str, Any] = {}
         if self._device_time:
             data["rx_time"] = self.rx_time.view("datetime64[ns]")
         for name, sig in self.signal.items():
             if name != index_name:
-                data[name] = _pandas_column(pd, sig)
+                data[name] = pandas_column(pd, sig)
         index = pd.DatetimeIndex(self.time, name=index_name)
         return pd.DataFrame(data, index=index)
 
@@ -280,7 +277,7 @@ class Set:
 
 def read_hdf5(path: str | os.PathLike[str] | IO[bytes]) -> Set:
     """The set in an HDF5 export (the pivot's, or :mod:`speeddata.hdf5`'s)."""
-    from speeddata.hdf5 import read_columns
+    from speeddata._hdf5_read import read_columns
 
     found = read_columns(path)
     source = os.fspath(path) if isinstance(path, str | os.PathLike) else None
@@ -307,7 +304,7 @@ def read_avro(
     from speeddata.columnar import read_channel
 
     start_ns, end_ns = to_ns(start), to_ns(end)
-    reader = _reader_schema(schema)
+    reader = reader_schema(schema)
     wanted = list(signals) if signals is not None else None
     found = [
         read_channel(
@@ -319,99 +316,13 @@ def read_avro(
             reader_schema=reader,
             channel=name if channel is None else channel,
         )
-        for name, files in _archive_files(Path(path), start_ns, end_ns, clock)
+        for name, files in archive_files(Path(path), start_ns, end_ns, clock)
     ]
     attrs: dict[str, Any] = {"clock": clock}
     for key, ns in (("range_start", start_ns), ("range_end", end_ns)):
         if ns is not None:
             attrs[key], attrs[f"{key}_ns"] = str(np.datetime64(ns, "ns")) + "Z", ns
     return Set(found, attrs, os.fspath(path))
-
-
-def _archive_files(
-    path: Path, start_ns: int | None, end_ns: int | None, clock: str
-) -> list[tuple[str | None, list[Path]]]:
-    """``(channel name, or None for the one in the files' headers; its files)`` for each
-    channel under ``path``."""
-    if path.is_file():
-        return [(None, [path])]
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no such file or folder")
-    if (path / "archive").is_dir():
-        path = path / "archive"
-    if any(path.glob("*.avro")):
-        return [(path.name, _channel_files(path, start_ns, end_ns, clock))]
-    folders = sorted(p for p in path.iterdir() if p.is_dir() and any(p.glob("*.avro")))
-    if not folders:
-        raise FileNotFoundError(f"{path}: no archive files (*.avro) in it or its folders")
-    return [(p.name, _channel_files(p, start_ns, end_ns, clock)) for p in folders]
-
-
-def _channel_files(
-    folder: Path, start_ns: int | None, end_ns: int | None, clock: str
-) -> list[Path]:
-    """A channel folder's files that can hold the range: chosen by their names' start times
-    where the folder is ``<data>/archive/<channel>``, else all of them."""
-    from speeddata.columnar import channel_files
-
-    if folder.parent.name != "archive":
-        return sorted(folder.glob("*.avro"))
-    found = channel_files(folder.parent.parent, folder.name, start_ns, end_ns, clock=clock)
-    return [Path(p) for p in found]
-
-
-def to_ns(value: TimeLike) -> int | None:
-    """A time as int ns since the epoch: int (ns), datetime (naive = UTC), numpy datetime64,
-    or ISO 8601 text (``Z``, an offset, or none = UTC; fractions to the nanosecond)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise TypeError("a time cannot be a bool")
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, np.datetime64):
-        if np.isnat(value):
-            raise ValueError("a time cannot be NaT")
-        return int(value.astype("datetime64[ns]").astype(np.int64))
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
-        return (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
-    if isinstance(value, str):
-        return _iso_ns(value)
-    raise TypeError(f"a time must be int ns, datetime, numpy datetime64 or ISO text, not {value!r}")
-
-
-_ISO = re.compile(
-    r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d{1,9})\d*)?)?"
-    r"(Z|[+-]\d{2}(?::?\d{2})?)?",
-    re.IGNORECASE,
-)
-
-
-def _iso_ns(text: str) -> int:
-    m = _ISO.fullmatch(text.strip())
-    if m is None:
-        raise ValueError(f"time {text!r}: expected ISO 8601 such as 2026-12-01T12:00:00.5Z")
-    date, clock, fraction, zone = m.groups()
-    zone = (zone or "+00:00").upper().replace("Z", "+00:00")
-    if len(zone) == 3:
-        zone += ":00"
-    try:
-        moment = datetime.fromisoformat(f"{date}T{clock or '00:00:00'}{zone}")
-    except ValueError as e:
-        raise ValueError(f"time {text!r}: {e}") from None
-    return to_ns(moment) + int((fraction or "").ljust(9, "0"))  # type: ignore[operator]
-
-
-def _reader_schema(schema: str | os.PathLike[str] | dict[str, Any] | None) -> Any:
-    """A reader schema given as a dict, JSON text or a path to a ``.avsc`` file."""
-    if schema is None or isinstance(schema, dict):
-        return schema
-    text = str(schema)
-    if not text.lstrip().startswith(("{", "[", '"')):
-        text = Path(text).read_text(encoding="utf-8")
-    return json.loads(text)
 
 
 def _time_vector(columns: ChannelColumns) -> np.ndarray:
@@ -456,38 +367,3 @@ def _type_label(sig: Signal, names: dict[str, Any]) -> str:
 
 def _identifiers(names: Iterable[str]) -> list[str]:
     return [n for n in names if n.isidentifier()]
-
-
-def _pandas() -> Any:
-    try:
-        import pandas
-    except ImportError as e:  # pragma: no cover - pandas is a dependency; a trimmed install
-        raise ImportError("to_pandas() needs pandas: pip install pandas") from e
-    return pandas
-
-
-def _pandas_column(pd: Any, sig: Signal) -> Any:
-    values = sig.view(np.ndarray)
-    missing = None if sig.valid is None else ~np.asarray(sig.valid, dtype=bool)
-    if sig.symbols is not None:
-        codes = values.astype(np.int64)
-        if missing is not None:
-            codes = np.where(missing, -1, codes)
-        return pd.Categorical.from_codes(codes, categories=list(sig.symbols))
-    if values.dtype.kind == "V":
-        values = np.array([bytes(v) for v in values], dtype=object)
-    if missing is None:
-        return values
-    if values.dtype.kind in "iufb":
-        return _masked(pd, values, missing)
-    out = values.astype(object)
-    out[missing] = None
-    return out
-
-
-def _masked(pd: Any, values: np.ndarray, missing: np.ndarray) -> Any:
-    if values.dtype.kind == "b":
-        return pd.arrays.BooleanArray(values.astype(bool), missing)
-    if values.dtype.kind == "f":
-        return pd.arrays.FloatingArray(values, missing)
-    return pd.arrays.IntegerArray(values, missing)
