@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from speeddata.timespec import parse_time
 
 TimeLike = int | str | datetime | np.datetime64 | None
 
@@ -48,7 +49,8 @@ def _channel_files(
 
 def to_ns(value: TimeLike) -> int | None:
     """A time as int ns since the epoch: int (ns), datetime (naive = UTC), numpy datetime64,
-    or ISO 8601 text (``Z``, an offset, or none = UTC; fractions to the nanosecond)."""
+    or text as :func:`speeddata.timespec.parse_time` reads it (ISO 8601 with ``Z``, an offset
+    or none = UTC, fractions to the nanosecond; ``now``, ``now-5m``)."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -64,30 +66,8 @@ def to_ns(value: TimeLike) -> int | None:
         delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
         return (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
     if isinstance(value, str):
-        return _iso_ns(value)
+        return parse_time(value)
     raise TypeError(f"a time must be int ns, datetime, numpy datetime64 or ISO text, not {value!r}")
-
-
-_ISO = re.compile(
-    r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d{1,9})\d*)?)?"
-    r"(Z|[+-]\d{2}(?::?\d{2})?)?",
-    re.IGNORECASE,
-)
-
-
-def _iso_ns(text: str) -> int:
-    m = _ISO.fullmatch(text.strip())
-    if m is None:
-        raise ValueError(f"time {text!r}: expected ISO 8601 such as 2026-12-01T12:00:00.5Z")
-    date, clock, fraction, zone = m.groups()
-    zone = (zone or "+00:00").upper().replace("Z", "+00:00")
-    if len(zone) == 3:
-        zone += ":00"
-    try:
-        moment = datetime.fromisoformat(f"{date}T{clock or '00:00:00'}{zone}")
-    except ValueError as e:
-        raise ValueError(f"time {text!r}: {e}") from None
-    return to_ns(moment) + int((fraction or "").ljust(9, "0"))  # type: ignore[operator]
 
 
 def reader_schema(schema: str | os.PathLike[str] | dict[str, Any] | None) -> Any:

@@ -5,6 +5,7 @@ written by speeddata.hdf5 from hand-made columns)."""
 from __future__ import annotations
 
 import pickle
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -213,6 +214,11 @@ def test_set_from_hdf5(tmp_path: Path) -> None:
 )
 def test_times_as_users_write_them(value: object, ns: int | None) -> None:
     assert to_ns(value) == ns  # type: ignore[arg-type]
+
+
+def test_times_relative_to_now() -> None:
+    hour_ago = to_ns("now-1h")
+    assert hour_ago is not None and abs(hour_ago - (time.time_ns() - 3600 * 10**9)) < 60 * 10**9
 
 
 @pytest.mark.parametrize("value", ["yesterday", "2023-13-01", "2023-11-14T25:00", True, 1.5])

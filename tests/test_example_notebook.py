@@ -1,12 +1,14 @@
 """examples/dataset.ipynb executed for real (nbclient on an ipykernel): records sent to the real
-relay, exported to HDF5 the way the pivot does it (or read from the archive directly), plotted
-and summed up; the notebook's figures and numbers are those of the records sent."""
+relay, exported by the real pivot (Client.export, the notebook's default), from an HDF5 file
+saved before, or read from the archive directly; plotted and summed up: the notebook's figure
+and numbers are those of the records sent."""
 
 from __future__ import annotations
 
 import ast
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from speeddata.config import ROOT
 from speeddata.hdf5 import write_hdf5
 from tests.procs import Proc
 from tests.relaytools import encode_fastavro, start_relay
+from tests.system import make_system
 
 NOTEBOOK = ROOT / "examples" / "dataset.ipynb"
 EXAMPLE_SCHEMA = json.loads((ROOT / "config" / "agents" / "example.avsc").read_text())
@@ -29,9 +32,9 @@ STEP = 10_000_000  # 100 Hz
 WORDS = ["alpha", "beta", "gamma"]
 
 
-def example_record(i: int) -> dict[str, Any]:
+def example_record(i: int, t0: int = T0) -> dict[str, Any]:
     return {
-        "time": T0 + i * STEP,
+        "time": t0 + i * STEP,
         "message": WORDS[i % 3],
         "counter": i,
         "sine_wave": math.sin(2 * math.pi * i / 20),
@@ -56,11 +59,12 @@ def archive(tmp_path_factory: pytest.TempPathFactory, relay_binary: Path) -> Any
 
 def run_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
     """Executes the notebook in a fresh kernel with ``env`` set; returns it with outputs."""
-    for key in ("SPEEDDATA_EXPORT", "SPEEDDATA_ARCHIVE"):
+    for key in ("SPEEDDATA_EXPORT", "SPEEDDATA_ARCHIVE", "SPEEDDATA_EXAMPLE_LAST"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernel imports the speeddata under test
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
@@ -74,14 +78,14 @@ def summary_of(nb: Any) -> dict[str, Any]:
     return dict(ast.literal_eval(last["data"]["text/plain"]))
 
 
-def assert_notebook_shows_the_records(nb: Any) -> None:
-    sent = [example_record(i) for i in range(COUNT)]
+def assert_notebook_shows_the_records(nb: Any, t0: int = T0) -> None:
+    sent = [example_record(i, t0) for i in range(COUNT)]
     summary = summary_of(nb)
     sine = np.array([r["sine_wave"] for r in sent])
     high = [r for r in sent if r["square_wave"] > 0]
     assert summary["rows"] == COUNT
-    assert summary["first"] == str(np.datetime64(T0, "ns"))
-    assert summary["last"] == str(np.datetime64(T0 + (COUNT - 1) * STEP, "ns"))
+    assert summary["first"] == str(np.datetime64(t0, "ns"))
+    assert summary["last"] == str(np.datetime64(t0 + (COUNT - 1) * STEP, "ns"))
     assert summary["sine_mean"] == pytest.approx(sine.mean(), abs=1e-12)
     assert (summary["sine_min"], summary["sine_max"]) == (sine.min(), sine.max())
     assert summary["square_high"] == len(high)
@@ -114,3 +118,27 @@ def test_the_notebook_on_the_archive_directly(
         tmp_path, monkeypatch, SPEEDDATA_ARCHIVE=str(archive), SPEEDDATA_EXAMPLE_LAST=""
     )
     assert_notebook_shows_the_records(nb)
+
+
+def test_the_notebook_on_a_pivot_export(
+    tmp_path: Path, relay_binary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a user runs it next to `sdctl up`: no setting, Client.export of the last 5 minutes
+    from the pivot (here the pivot and a relay alone: the pivot reads the channel from its
+    archive files when no registry answers)."""
+    system = make_system(tmp_path, relay_binary)
+    procs: list[Proc] = []
+    try:
+        relay = start_relay(
+            procs, relay_binary, system.data_dir, schema=EXAMPLE_SCHEMA, channel="example"
+        )
+        t0 = time.time_ns() - 30 * 10**9
+        relay.send(encode_fastavro(EXAMPLE_SCHEMA, example_record(i, t0)) for i in range(COUNT))
+        relay.wait_archived(COUNT)
+        procs.append(system.start("-m", "services.pivot"))
+        env = {k: system.env[k] for k in ("SPEEDDATA_CONFIG", "SPEEDDATA_DATA_DIR")}
+        nb = run_notebook(tmp_path, monkeypatch, **env)
+        assert_notebook_shows_the_records(nb, t0)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
