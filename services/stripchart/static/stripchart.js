@@ -88,6 +88,13 @@
     return String(v);
   }
 
+  /** A data time (ms since the epoch) as the local time of day with milliseconds. */
+  function clockTime(ms) {
+    const d = new Date(ms);
+    const pad = (n, w = 2) => String(n).padStart(w, "0");
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  }
+
   function loadOnce(tag, attrs) {
     const key = attrs.src || attrs.href;
     let el = document.querySelector(`${tag}[data-sd-asset="${CSS.escape(key)}"]`);
@@ -510,6 +517,12 @@
 
   // ------------------------------------------------------------------ charts
 
+  /** The y axis's width: its longest tick label (about 7 px a character) and the ticks. */
+  function yAxisSize(u, values) {
+    const longest = (values || []).reduce((n, v) => Math.max(n, String(v).length), 0);
+    return Math.max(40, 7 * longest + 18);
+  }
+
   const charts = new Set();
 
   /** A strip chart in `host` (an element it fills): `options` {signals, window, height, ymin,
@@ -686,7 +699,7 @@
         height: this.options.height,
         pxAlign: false,
         scales: { x: { time: true, auto: false }, y },
-        axes: [Object.assign({}, axis), Object.assign({ size: 60 }, axis)],
+        axes: [Object.assign({}, axis), Object.assign({ size: yAxisSize }, axis)],
         cursor: { drag: { x: false, y: false }, points: { show: false } },
         legend: { live: false },
         series: [{}].concat(
@@ -1000,6 +1013,7 @@
             value.className = "sd-v";
             item.append(name, " ", value);
             const info = connection.signalInfo(key);
+            if (info && info.units) item.title = info.units;
             if (info && info.units) {
               const units = document.createElement("span");
               units.className = "sd-units";
@@ -1011,10 +1025,12 @@
         );
       }
       let stale = false;
+      const clock = (connection.channels.get(channel) || {}).time_field;
       for (const item of el.children) {
         const entry = this.latest.get(item.dataset.key);
         const v = item.querySelector(".sd-v");
-        const text = entry ? formatValue(entry.v) : "–";
+        const isClock = clock && item.dataset.key === `${channel}.${clock}`;
+        const text = !entry ? "–" : isClock ? clockTime(entry.t) : formatValue(entry.v);
         if (v.textContent !== text) v.textContent = text;
         const s = this.staleness(entry, now);
         item.classList.toggle("sd-stale", Boolean(s));
