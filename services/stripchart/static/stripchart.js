@@ -517,6 +517,29 @@
 
   // ------------------------------------------------------------------ charts
 
+  /** Where the line breaks (uPlot's gaps, in canvas pixels): between a series' rows much
+   * further apart than its rows around them (at least 2 s: the data stopped, say while a relay
+   * restarted), so no straight line pretends there was data. Missing values (null: another
+   * channel's rows in a chart of several) do not break it. */
+  function timeGaps(u, seriesIdx, idx0, idx1) {
+    const x = u.data[0];
+    const y = u.data[seriesIdx];
+    let rows = 0;
+    for (let i = idx0; i <= idx1; i++) if (y[i] != null) rows++;
+    const gaps = [];
+    if (rows < 3) return gaps;
+    const limit = Math.max(2, (20 * (x[idx1] - x[idx0])) / rows);
+    let prev = -1;
+    for (let i = idx0; i <= idx1; i++) {
+      if (y[i] == null) continue;
+      if (prev >= 0 && x[i] - x[prev] > limit) {
+        gaps.push([Math.round(u.valToPos(x[prev], "x", true)) + 1, Math.round(u.valToPos(x[i], "x", true))]);
+      }
+      prev = i;
+    }
+    return gaps;
+  }
+
   /** The y axis's width: its longest tick label (about 7 px a character) and the ticks. */
   function yAxisSize(u, values) {
     const longest = (values || []).reduce((n, v) => Math.max(n, String(v).length), 0);
@@ -703,7 +726,7 @@
         cursor: { drag: { x: false, y: false }, points: { show: false } },
         legend: { live: false },
         series: [{}].concat(
-          this.series.map((s, i) => ({ label: s.key, stroke: colors[i], width: 1, spanGaps: true, points: { show: false } })),
+          this.series.map((s, i) => ({ label: s.key, stroke: colors[i], width: 1, gaps: timeGaps, points: { show: false } })),
         ),
       };
       this.host.dataset.theme = theme;
