@@ -11,6 +11,7 @@ Screenshots go to ``.artifacts/pages/`` under the checkout (ignored by git), or 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import threading
@@ -22,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
 from speeddata import Sender
 from speeddata.config import ROOT
@@ -80,6 +81,7 @@ class Live:
         self.system = system
         self.procs = procs
         self.registry = f"http://{procs[1].ready['http']}"
+        self.pivot = f"http://{procs[3].ready['http']}"
         self.gateway = self.start_gateway()
         self.url = f"http://{self.gateway.ready['http']}"
         self.rest = httpx.Client(base_url=self.registry + "/api/v1", headers=AUTH, timeout=10)
@@ -112,7 +114,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, relay_binary: Path) -> Iterat
     system.env["SPEEDDATA_TOKEN"] = TOKEN
     procs: list[Proc] = []
     try:
-        for service in ("bus", "registry", "ingest"):
+        for service in ("bus", "registry", "ingest", "pivot"):
             procs.append(system.start("-m", f"services.{service}"))
         running = Live(system, procs)
     except BaseException:
@@ -210,32 +212,27 @@ def test_dashboard_charts_picked_signals_and_exports_the_view(browser, live):
         "example.ramp,example.sine_wave"
     )
     expect(page.locator("#chart-mode")).to_contain_text("picked")
+    # export this view: the pivot's CSV of the charted signals over the visible range
     page.select_option("#export-format", "csv")
     pivot = page.locator("body").get_attribute("data-pivot")
-    if not pivot:  # no pivot in the settings: the page says so instead of a broken link
+    assert pivot == live.pivot
+    with page.expect_download() as event:
         page.locator("#export").click()
-        expect(page.locator("#export-note")).to_contain_text("no pivot")
-    else:
-        asked: list[str] = []
-
-        def answer(route: Route) -> None:
-            asked.append(route.request.url)
-            route.fulfill(status=200, body="time,x\n", headers={"Content-Type": "text/csv"})
-
-        page.route(f"{pivot}/**", answer)
-        with page.expect_download():
-            page.locator("#export").click()
-        [url] = asked
-        parts = urlsplit(url)
-        assert f"{parts.scheme}://{parts.netloc}" == pivot
-        assert parts.path == "/api/v1/pivot/export"
-        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        assert query["channels"] == "example"
-        assert query["signals"] == "example.ramp,example.sine_wave"
-        assert query["format"] == "csv" and query["time"] == "device"
-        start, end = (time_s(query[k]) for k in ("start", "end"))
-        assert 29 <= end - start <= 31  # the 30 s window in view
-        assert abs(end - time.time()) < 10  # of now: the data's device clock is this machine's
+    download = event.value
+    parts = urlsplit(download.url)
+    assert f"{parts.scheme}://{parts.netloc}" == pivot and parts.path == "/api/v1/pivot/export"
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert query["channels"] == "example"
+    assert query["signals"] == "example.ramp,example.sine_wave"
+    assert query["format"] == "csv" and query["time"] == "device"
+    start, end = (time_s(query[k]) for k in ("start", "end"))
+    assert 29 <= end - start <= 31  # the 30 s window in view
+    assert abs(end - time.time()) < 10  # of now: the devices' clock is this machine's
+    assert download.failure() is None
+    assert download.suggested_filename.endswith(".csv")
+    rows = list(csv.DictReader(download.path().read_text().splitlines()))
+    assert rows and {"ramp", "sine_wave"} <= set(rows[0])
+    assert "noise" not in rows[0]  # only the charted signals
     # back to every signal
     page.locator("#clear-picks").click()
     expect(page.locator("#charts .sd-chart")).to_have_count(2)

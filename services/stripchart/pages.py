@@ -50,9 +50,9 @@ def routes(settings: Settings) -> list[BaseRoute]:
     """``/``, ``/pages/<name>`` and ``/static`` (uPlot's files under ``/static/uplot``)."""
 
     async def dashboard(request: Request) -> Response:
-        pivot = getattr(settings, "pivot", None)  # the pivot's section, once it has landed
+        pivot = settings.pivot
         context = {
-            "pivot_url": service_url(request, pivot.bind, pivot.port) if pivot else "",
+            "pivot_url": service_url(request, pivot.bind, pivot.port),
             "pages": page_names(),
         }
         response = TEMPLATES.TemplateResponse(request, "dashboard.html", context)
