@@ -33,6 +33,8 @@ from tests.procs import Proc, wait_until
 from tests.registrytools import AUTH, TOKEN
 from tests.system import System, free_channel_ports, make_system
 
+pytest.importorskip("services.stripchart.app", reason="the stripchart gateway is not there")
+
 ARTIFACTS = Path(os.environ.get("SPEEDDATA_TEST_ARTIFACTS") or ROOT / ".artifacts") / "pages"
 RATE_HZ = 50.0
 """Records a second each demo device sends."""
@@ -175,6 +177,24 @@ def changing_text(page: Page, selector: str) -> None:
 
 
 # ---------------------------------------------------------------- tests
+
+
+def test_live_frames_carry_their_subscription_id(live):
+    """What the pages rely on (proto/WS.md): with several subscriptions on one connection (a
+    page's charts and its values), each live frame carries the id of its subscription."""
+    from websockets.sync.client import connect  # the gateway's dependency
+
+    with connect(f"ws://{live.gateway.ready['http']}/ws", open_timeout=10) as ws:
+        for sub, width in ((1, 800), (2, 0)):
+            ws.send(json.dumps({"type": "subscribe", "id": sub, "signals": ["example.counter"],
+                                "window": 5, "width": width}))  # fmt: skip
+        seen: set[tuple[int, int]] = set()  # (kind, id)
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while {(1, 1), (1, 2)} - seen and time.monotonic() < deadline:
+            message = ws.recv(timeout=WAIT_MS / 1000)
+            if isinstance(message, bytes):
+                seen.add((message[4], int.from_bytes(message[8:12], "little")))
+        assert {(1, 1), (1, 2)} <= seen, f"live frames (kind 1) by subscription id: {seen}"
 
 
 def test_dashboard_draws_every_numeric_signal_live(browser, live):
