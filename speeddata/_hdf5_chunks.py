@@ -14,8 +14,10 @@ channel's numeric columns it made chunks about as small as zlib level 1 (15.6 MB
 at that level (4-9: the user asked for small over fast). The file's filter records the level
 asked; a deflate decoder needs no level.
 
-Only rows that start on a chunk boundary take this path (an append elsewhere goes through
-HDF5's filters); the last chunk is padded with zeros to the chunk size, as HDF5 stores it.
+Rows after a dataset's last full chunk wait in memory until an append completes the chunk, or
+the file is closed (the last chunk is then padded with zeros to the chunk size, as HDF5 stores
+it): a channel written in parts keeps this path. Rows that cannot join a chunk so go through
+HDF5's filters.
 """
 
 from __future__ import annotations
@@ -61,19 +63,36 @@ class ParallelDeflate:
         self.level = level
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="hdf5-deflate")
         self.pending: list[tuple[h5py.Dataset, int, Future[bytes]]] = []
+        self.tails: dict[str, tuple[h5py.Dataset, int, np.ndarray]] = {}
+        """Per dataset, the rows after its last full chunk: kept until more rows complete
+        the chunk (an append) or :meth:`close` stores them as a partial chunk."""
 
     def submit(self, dataset: h5py.Dataset, start: int, values: np.ndarray) -> bool:
         """Queues ``values`` for rows ``start``...; False when they must take HDF5's path."""
         rows = dataset.chunks[0] if dataset.chunks else 0
-        if not rows or start % rows or not _fixed_size(values, dataset):
+        if not rows or not _fixed_size(values, dataset):
             return False
+        tail = self.tails.pop(dataset.name, None)
+        if tail is not None and tail[1] + len(tail[2]) == start:
+            start, values = tail[1], np.concatenate([tail[2], values])
+        elif tail is not None:
+            self._queue(*tail)
+        if start % rows:
+            return False
+        full = len(values) - len(values) % rows
+        self._queue(dataset, start, values[:full])
+        if full < len(values):
+            self.tails[dataset.name] = (dataset, start + full, values[full:].copy())
+        return True
+
+    def _queue(self, dataset: h5py.Dataset, start: int, values: np.ndarray) -> None:
+        rows = dataset.chunks[0]
         shuffle = bool(dataset.shuffle)
         values = np.ascontiguousarray(values)
         for offset in range(0, len(values), rows):
             part = values[offset : offset + rows]
             future = self.pool.submit(_deflate, part, rows, shuffle, self.level)
             self.pending.append((dataset, start + offset, future))
-        return True
 
     def flush(self) -> None:
         """Writes every queued chunk (after HDF5 has grown the datasets to hold them)."""
@@ -82,7 +101,11 @@ class ParallelDeflate:
             dataset.id.write_direct_chunk((row,), future.result())
 
     def close(self) -> None:
+        """Stores the tails as partial chunks and writes what is queued."""
         try:
+            for tail in self.tails.values():
+                self._queue(*tail)
+            self.tails.clear()
             self.flush()
         finally:
             self.pool.shutdown(cancel_futures=True)

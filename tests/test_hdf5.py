@@ -211,7 +211,7 @@ def test_not_a_set_file_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("level", [1, 6])
 def test_gzip_chunks_made_on_threads_read_as_hdf5s_own(tmp_path: Path, level: int) -> None:
-    """Several chunks, a partial last one, and unaligned appends (HDF5's own filter path):
+    """Several chunks, a partial last one, and an append that completes it (rows kept back):
     plain h5py reads the values; a chunk holds what HDF5's filters would store (the same
     bytes at level 6, zlib's; at level 1 ISA-L's stream of the same shuffled bytes)."""
     n = 300_001  # 131072-row chunks of float64: 3 chunks, the last one partial
@@ -223,7 +223,7 @@ def test_gzip_chunks_made_on_threads_read_as_hdf5s_own(tmp_path: Path, level: in
     )
     with HDF5Writer(tmp_path / "threads.h5", compression=f"gzip:{level}") as out:
         out.write(cc)
-        out.write(cc)  # appended at row 300001: not on a chunk boundary
+        out.write(cc)  # appended at row 300001: completes the tail of the first write
     with h5py.File(tmp_path / "threads.h5", "r") as f:
         x = f["c/x"]
         assert x.compression == "gzip" and x.compression_opts == level and x.shuffle
