@@ -142,6 +142,24 @@ class PivotSettings(_Section):
 
 
 @dataclass(frozen=True)
+class StripchartSettings(_Section):
+    """``stripchart``: the WebSocket gateway and its pages (proto/WS.md)."""
+
+    bind: str = key("address the gateway's HTTP server listens on")
+    port: int = key("its TCP port (0: any free port, said in the readiness line)")
+    allowed_origins: list = key("WebSocket origins allowed besides its own and the registry's")
+    source: str = key("live records from: bus (data.<channel>) or multicast (decimated group)")
+    memory_s: float = key("seconds of each channel's records kept in memory for history")
+    memory_max_rows: int = key("cap of each channel's memory, in records")
+    queue_rows: int = key("rows waiting per subscription before the oldest are dropped")
+    max_fps: float = key("frames per second and connection at most")
+    max_window_s: float = key("largest window a client may ask, seconds")
+    max_subscriptions: int = key("subscriptions per connection at most")
+    max_signals: int = key("signals per subscription at most")
+    registry_poll_s: float = key("the gateway reads the registry's channels this often, s")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of every service; immutable, derive changed copies with :meth:`override`."""
 
@@ -153,6 +171,7 @@ class Settings:
     registry: RegistrySettings = key("the channel registry")
     janitor: JanitorSettings = key("the archive's retention")
     pivot: PivotSettings = key("the export service")
+    stripchart: StripchartSettings = key("the stripchart gateway")
     channels: list[dict[str, Any]] = key("baseline channels (name, port, schema, ...)")
     data_dir: Path = key("archive, schemas, quarantine and run files")
     config_file: Path = key("the settings file over the defaults (or the defaults)")
@@ -184,6 +203,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "registry": RegistrySettings,
     "janitor": JanitorSettings,
     "pivot": PivotSettings,
+    "stripchart": StripchartSettings,
 }
 """The sections by name; the other keys of the file (``channels``) are top-level values."""
 

@@ -89,6 +89,7 @@ def make_system(tmp_path: Path, relay_binary: Path, **settings: dict) -> System:
         "multicast": {"full_group": f"239.255.{x}.{y}", "dec_group": f"239.255.{x}.{y + 1}"},
         "registry": {"port": free_tcp_port()},
         "pivot": {"port": free_tcp_port()},
+        "stripchart": {"port": free_tcp_port()},
         "channels": channels,
     }  # fmt: skip
     for section, changes in settings.items():

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import h5py
 import pytest
+import yaml
 
 from speeddata.cli.send import relay_address
 from speeddata.config import ROOT, load_settings
@@ -53,8 +54,10 @@ def test_up_demo_archives_reports_exports_and_stops_everything_on_ctrl_c(
         fields = parse_line(rest)
         if fields.get("event") == "ready":
             children[name.strip()] = int(fields["pid"])
-    assert set(children) == {"bus", "registry", "ingest", "janitor", "pivot", "demo"}
+    assert set(children) == {"bus", "registry", "ingest", "janitor", "pivot", "stripchart", "demo"}
     wait_until(lambda: "Ctrl-C stops everything" in "\n".join(up.stdout_lines), what="summary")
+    port = yaml.safe_load(system.config.read_text())["stripchart"]["port"]
+    assert f"dashboard http://127.0.0.1:{port}/" in "\n".join(up.stdout_lines)
 
     for channel in ("example", "temperature"):
         wait_until(lambda c=channel: len(system.archived(c)) >= 5, what=f"{channel} archived")
@@ -95,7 +98,7 @@ def test_up_demo_archives_reports_exports_and_stops_everything_on_ctrl_c(
 
     pids = list(children.values())
     pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
-    assert len(pids) == 8
+    assert len(pids) == 9
     up.popen.send_signal(signal.SIGINT)
     assert up.popen.wait(15) == 0
     assert [p for p in pids if alive(p)] == []
@@ -134,7 +137,7 @@ def test_send_demo_sends_where_the_relays_bind(bind: str, host: str) -> None:
         (["send", "demo", "--rate", "-1"], "Invalid value for '--rate'"),
         (
             ["serve", "nope"],
-            "unknown service 'nope' (services: bus, registry, ingest, janitor, pivot)",
+            "unknown service 'nope' (services: bus, registry, ingest, janitor, pivot, stripchart)",
         ),
         (
             ["SPEEDDATA__RELAY__BINARY=/nonexistent/relay", "serve", "ingest"],
@@ -255,7 +258,7 @@ def test_killed_up_leaves_no_process(system: System, procs: list) -> None:
     pids = [int(parse_line(line.partition("| ")[2])["pid"]) for line in up.lines
             if "| event=ready" in line]  # fmt: skip
     pids += [p for c in ("example", "temperature") for p in relay_pids(system.data_dir, c)]
-    assert len(pids) == 7
+    assert len(pids) == 8
     up.kill()
     try:
         wait_until(lambda: not any(map(alive, pids)), what="every child of sdctl up to exit")

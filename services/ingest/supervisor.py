@@ -1,5 +1,5 @@
 """The ingest supervisor: one relay per registry channel, kept running, reported on the bus;
-reconciled with the registry (:mod:`services.ingest._watch`) as channels come and go."""
+reconciled with the registry (:mod:`speeddata.registry_watch`) as channels come and go."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from typing import Any
 from services.ingest._lock import LockHeld, SupervisorLock
 from services.ingest._relay import Backoff, SupervisedRelay
 from services.ingest._wanted import Planner, Wanted, baseline_records, read_cache, write_cache
-from services.ingest._watch import RegistryWatch
 from speeddata._service import StartError
 from speeddata._signals import stop_on_signals
 from speeddata.bus import Publisher
 from speeddata.config import Settings
 from speeddata.logfmt import LineForwarder, format_line
+from speeddata.registry_watch import RegistryWatch
 
 Publish = Callable[[str, dict[str, Any]], object]
 """Publishes ``(topic, fields)`` on the bus (what it returns is ignored)."""

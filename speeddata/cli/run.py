@@ -29,6 +29,7 @@ SERVICES = {
     "ingest": "services.ingest",
     "janitor": "services.janitor",
     "pivot": "services.pivot",
+    "stripchart": "services.stripchart",
 }
 """Services by name, in start order: each module has ``run(settings)`` and ``__main__``."""
 
@@ -95,7 +96,11 @@ def up(
                 children.append(_start(name, argv, env, logs))
                 if not _wait_ready(children[-1], stop, logs):
                     break  # Ctrl-C or SIGTERM during start-up
-                if name in ("registry", "pivot"):  # the port it bound (its port may be 0)
+                if name in (
+                    "registry",
+                    "pivot",
+                    "stripchart",
+                ):  # the port it bound (its port may be 0)
                     settings = _bound(name, settings, children[-1], env)
             else:
                 print(_summary(settings, channels, children, demo, rate), flush=True)
@@ -246,6 +251,11 @@ def _summary(
         f"  janitor  pid {pids['janitor']}: retention of the archive (settings janitor.*)",
         f"  pivot    pid {pids['pivot']}: exports at {pivot_url(settings)}/api/v1/pivot/export",
     ]
+    s = settings.stripchart
+    lines.append(
+        f"  stripchart pid {pids['stripchart']}: dashboard http://{s.bind}:{s.port}/,"
+        f" WebSocket ws://{s.bind}:{s.port}/ws"
+    )
     ports = _registered(settings, channels)
     for name, port in ports:
         full, dec = multicast_endpoints(port, settings)

@@ -1,6 +1,7 @@
 """What the registry says the channels are, heard by a background thread: ``GET /channels``
-at start, every ``ingest.registry_poll_s`` and at once after a ``registry.channel.<name>`` event
-or a ``registry.snapshot`` that differs from the last answer. The bus is lossy, so the events
+at start, every ``poll_s`` seconds (ingest: ``ingest.registry_poll_s``) and at once after a
+``registry.channel.<name>`` event or a ``registry.snapshot`` that differs from the last answer.
+Ingest and the stripchart gateway follow the registry with it. The bus is lossy, so the events
 only make convergence faster; the periodic read makes it certain."""
 
 from __future__ import annotations
@@ -31,10 +32,6 @@ READ_TIMEOUT_S = 5.0
 RECV_S = 0.2
 
 
-def essential(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: record.get(k) for k in KEPT}
-
-
 class RegistryWatch:
     """The thread and its latest answer; :meth:`take` hands each new answer over once."""
 
@@ -43,11 +40,17 @@ class RegistryWatch:
         settings: Settings,
         say: Callable[..., None] = lambda event, **fields: None,
         context: zmq.Context | None = None,
+        *,
+        poll_s: float | None = None,
+        kept: tuple[str, ...] = KEPT,
+        name: str = "ingest-registry",
     ) -> None:
         self.settings = settings
         self.say = say
         """Called as ``say(event, **fields)`` when the registry goes away or comes back."""
-        self.poll_s = float(settings.ingest.registry_poll_s)
+        self.poll_s = float(settings.ingest.registry_poll_s if poll_s is None else poll_s)
+        self.kept = kept
+        """The fields of each channel record handed over (a change of another is no news)."""
         self.first_try = threading.Event()
         """Set once the first read is over (answered or not)."""
         self.reads = 0
@@ -58,7 +61,7 @@ class RegistryWatch:
         self._latest: list[dict[str, Any]] | None = None
         self._fresh = False
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ingest-registry", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -96,7 +99,7 @@ class RegistryWatch:
 
     def _read(self, client: Client) -> None:
         try:
-            records = [essential(r) for r in client.channels()]
+            records = [{k: r.get(k) for k in self.kept} for r in client.channels()]
         except (ClientError, KeyError, TypeError, ValueError) as e:
             if self.reads and not self.last_error:
                 self.say("registry_away", error=str(e))
@@ -122,5 +125,6 @@ class RegistryWatch:
             latest = self._latest
         if latest is None:
             return True  # the registry is back (or was never read): read it now
-        heard = {(c["name"], c["port"], c["fingerprint"]) for c in event.fields["channels"]}
-        return heard != {(r["name"], r["port"], r["fingerprint"]) for r in latest}
+        keys = ("name", "port", "fingerprint", *(("status",) if "status" in self.kept else ()))
+        heard = {tuple(c[k] for k in keys) for c in event.fields["channels"]}
+        return heard != {tuple(r.get(k) for k in keys) for r in latest}
