@@ -1,7 +1,7 @@
 """``create_app(settings)``: the gateway's Starlette application.
 
-Routes: ``WS /ws`` (proto/WS.md), ``GET /health``, ``GET /metrics`` (Prometheus), and the pages. The pages
-(``GET /``, ``/pages/<name>``, ``/static/...``) are the routes of
+Routes: ``WS /ws`` (proto/WS.md), ``GET /health``, ``GET /metrics`` (Prometheus), and the
+pages. The pages (``GET /``, ``/pages/<name>``, ``/static/...``) are the routes of
 ``services.stripchart.pages.routes(settings)``, a module of its own; the app mounts them when
 that module is there. Its lifespan runs the :class:`~services.stripchart.gateway.Gateway`
 (registry watch, record sources, frame loop, status), kept in ``app.state.gateway``."""
