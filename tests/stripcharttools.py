@@ -4,10 +4,12 @@ messages and binary frames decoded."""
 from __future__ import annotations
 
 import json
+import socket
 import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from websockets.sync.client import ClientConnection, connect
@@ -59,8 +61,18 @@ def gateway_url(ready: dict[str, str]) -> str:
     return f"ws://{ready['http']}/ws"
 
 
-def open_ws(url: str, origin: str | None = None, **kw: Any) -> ClientConnection:
+def open_ws(
+    url: str, origin: str | None = None, rcvbuf: int | None = None, **kw: Any
+) -> ClientConnection:
+    """A client connection; ``rcvbuf`` sets a small kernel receive buffer (a client that stops
+    reading then stops the gateway's sends soon, instead of after tens of MB)."""
     headers = {"Origin": origin} if origin else None
+    if rcvbuf is not None:
+        host, _, port = urlsplit(url).netloc.rpartition(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.connect((host, int(port)))
+        kw["sock"] = sock
     return connect(url, additional_headers=headers, max_size=None, open_timeout=10, **kw)
 
 
@@ -127,3 +139,57 @@ class Collector:
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["type"] == kind]
+
+
+class RawClient:
+    """A WebSocket client on a plain socket with a small receive buffer, that reads only when
+    told to: a browser tab that stopped reading, as the gateway sees it."""
+
+    def __init__(self, url: str, rcvbuf: int = 16384) -> None:
+        host, _, port = urlsplit(url).netloc.rpartition(":")
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect((host, int(port)))
+        self.sock.sendall(
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self.sock.recv(4096)
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def send(self, **message: Any) -> None:
+        """One masked text frame (a client's frames are masked; the zero mask keeps it plain)."""
+        data = json.dumps(message).encode()
+        n = len(data)
+        size = bytes([0x80 | n]) if n < 126 else bytes([0xFE]) + struct.pack(">H", n)
+        self.sock.sendall(b"\x81" + size + b"\x00\x00\x00\x00" + data)
+
+    def _need(self, n: int) -> None:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+
+    def message(self, timeout: float = 15.0) -> dict[str, Any] | bytes:
+        """The next message (one unfragmented frame: what the gateway sends)."""
+        self.sock.settimeout(timeout)
+        self._need(2)
+        opcode, n = self.buf[0] & 0x0F, self.buf[1] & 0x7F
+        at = 2
+        if n == 126:
+            self._need(4)
+            n, at = struct.unpack(">H", self.buf[2:4])[0], 4
+        elif n == 127:
+            self._need(10)
+            n, at = struct.unpack(">Q", self.buf[2:10])[0], 10
+        self._need(at + n)
+        data, self.buf = self.buf[at : at + n], self.buf[at + n :]
+        return json.loads(data) if opcode == 1 else data
+
+    def close(self) -> None:
+        self.sock.close()

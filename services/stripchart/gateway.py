@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -92,9 +93,9 @@ class Gateway:
         for source in self._sources:
             source.start()
         self._tasks = [
-            asyncio.create_task(self._registry_loop()),
+            asyncio.create_task(_forever(self._registry_step, REGISTRY_CHECK_S)),
             asyncio.create_task(self._flush_loop()),
-            asyncio.create_task(self._status_loop()),
+            asyncio.create_task(_forever(self._status_step, STATUS_S)),
         ]
 
     async def stop(self) -> None:
@@ -114,13 +115,11 @@ class Gateway:
 
     # -- channels ---------------------------------------------------------------------------
 
-    async def _registry_loop(self) -> None:
-        while True:
-            records = self._watch.take()
-            if records is not None:
-                infos = await anyio.to_thread.run_sync(_infos, records)
-                self._apply(infos)
-            await asyncio.sleep(REGISTRY_CHECK_S)
+    async def _registry_step(self) -> None:
+        records = self._watch.take()
+        if records is not None:
+            infos = await anyio.to_thread.run_sync(_infos, records)
+            self._apply(infos)
 
     def _apply(self, infos: dict[str, ChannelInfo]) -> None:
         """Channels appear, change and disappear: stores, sources, open pages follow."""
@@ -173,7 +172,10 @@ class Gateway:
             await self._data.wait()
             self._data.clear()
             self._woken = False
-            self._advance()
+            try:
+                self._advance()
+            except Exception:  # noqa: BLE001 - a bug must not stop the live data of all
+                log.exception("advancing the live streams failed")
             await asyncio.sleep(period)
 
     def _advance(self) -> None:
@@ -347,11 +349,9 @@ class Gateway:
         self.frames += 1
         self.bytes += size
 
-    async def _status_loop(self) -> None:
-        while True:
-            await asyncio.sleep(STATUS_S)
-            self._broadcast(self._status_message())
-            self._publisher.publish("stripchart.status", self.status_fields())
+    async def _status_step(self) -> None:
+        self._broadcast(self._status_message())
+        self._publisher.publish("stripchart.status", self.status_fields())
 
     def _status_message(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -386,6 +386,16 @@ class Gateway:
             "history_reads": self.history_reads,
             "archive_rows": self.archive_rows,
         }
+
+
+async def _forever(step: Callable[[], Awaitable[None]], period: float) -> None:
+    """``step()`` every ``period`` seconds; a failure is logged, and the next step comes."""
+    while True:
+        try:
+            await step()
+        except Exception:  # noqa: BLE001 - a bug in one step must not end the loop
+            log.exception("%s failed", getattr(step, "__name__", "a step"))
+        await asyncio.sleep(period)
 
 
 def _infos(records: list[dict[str, Any]]) -> dict[str, ChannelInfo]:

@@ -77,7 +77,7 @@ class Target:
         return block
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: targets and subscriptions key on it
 class Stream:
     store: ChannelStore
     signals: list[int]
