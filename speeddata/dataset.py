@@ -16,11 +16,15 @@ channel, name, units and times. The original SpeedData's access forms all work::
 ``Channel.time`` is the channel's time vector as datetime64[ns]: its ``time_field`` converted
 from its unit where the channel declares one (NaT where a row lacks it), else ``rx_time``. A
 schema field that is itself named ``time`` stays reachable as ``ch.signal["time"]`` (its raw
-values). A name that several channels have raises :class:`AmbiguousName` listing them; a
-missing one raises :class:`UnknownName` listing what there is (both are ``AttributeError``
-and ``KeyError``). A nested record's field ``a.b`` is ``ch.signal["a.b"]`` or ``ch.a.b``.
-Names that are also attributes of these classes (``name``, ``rows``, ``to_pandas``, ...) are
-reached with ``signal[...]``/``channel[...]``.
+values). A name that several channels have raises :class:`AmbiguousName` listing them (as
+an attribute or a key); a missing key raises :class:`UnknownName` listing what there is (both
+are ``AttributeError`` and ``KeyError``). A nested record's field ``a.b`` is
+``ch.signal["a.b"]`` or ``ch.a.b``. Names that are also attributes of these classes (``name``,
+``rows``, ``to_pandas``, ...) are reached with ``signal[...]``/``channel[...]``.
+
+Channels and signals are plain instance attributes (no ``__getattr__``), so Jupyter completes
+them, and keys after ``s.channel[`` or ``s.example[``, under IPython's default (safe)
+evaluation.
 
 ``to_pandas()``: a Channel gives one DataFrame indexed by its time vector; a Set gives a dict
 of them by channel name (channels keep their own times, so there is no single table).
@@ -79,6 +83,7 @@ class Channel:
              for name, c in columns.columns.items()),
             f"signal of channel {self.name}",
         )  # fmt: skip
+        _bind(self, _nested(self, self.signal))
 
     @property
     def rows(self) -> int:
@@ -89,14 +94,9 @@ class Channel:
         """The signal names, in schema order."""
         return list(self.signal)
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or "signal" not in self.__dict__:
-            raise AttributeError(name)
-        if name in self.signal:
-            return self.signal[name]
-        if any(s.startswith(name + ".") for s in self.signal):
-            return _Record(self, name)
-        raise UnknownName(f"signal of channel {self.name}", name, self.signal)
+    if TYPE_CHECKING:  # for type checkers only: at run time names are instance attributes
+
+        def __getattr__(self, name: str) -> Any: ...
 
     def __getitem__(self, name: str) -> Signal:
         return self.signal[name]  # type: ignore[no-any-return]
@@ -106,10 +106,6 @@ class Channel:
 
     def __len__(self) -> int:
         return self.rows
-
-    def __dir__(self) -> list[str]:
-        nested = {s.split(".", 1)[0] for s in self.signal if "." in s}
-        return sorted(set(super().__dir__()) | set(_identifiers(self.signal)) | nested)
 
     def _ipython_key_completions_(self) -> list[str]:
         return list(self.signal)
@@ -151,21 +147,55 @@ class Channel:
 class _Record:
     """``ch.a`` for a nested record field ``a``: its fields as attributes (``ch.a.b``)."""
 
-    def __init__(self, channel: Channel, prefix: str) -> None:
-        self._channel, self._prefix = channel, prefix
+    def __init__(self, path: str, fields: dict[str, Any]) -> None:
+        self._path = path
+        _bind(self, fields)
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._channel, f"{self._prefix}.{name}")
+    if TYPE_CHECKING:
 
-    def __dir__(self) -> list[str]:
-        start = self._prefix + "."
-        names = self._channel.signal
-        return sorted({s[len(start) :].split(".")[0] for s in names if s.startswith(start)})
+        def __getattr__(self, name: str) -> Any: ...
 
     def __repr__(self) -> str:
-        return f"<record {self._channel.name}.{self._prefix}: {', '.join(dir(self))}>"
+        fields = [k for k in vars(self) if not k.startswith("_")]
+        return f"<record {self._path}: {', '.join(fields)}>"
+
+
+def _nested(channel: Channel, signals: dict[str, Signal]) -> dict[str, Any]:
+    """Signals by their first name segment: a Signal, or a :class:`_Record` of the rest."""
+    out: dict[str, Any] = {}
+    groups: dict[str, dict[str, Signal]] = {}
+    for name, signal in signals.items():
+        head, dot, rest = name.partition(".")
+        if dot:
+            groups.setdefault(head, {})[rest] = signal
+        else:
+            out[name] = signal
+    for head, inner in groups.items():
+        out.setdefault(head, _Record(f"{channel.name}.{head}", _nested(channel, inner)))
+    return out
+
+
+def _bind(obj: object, names: dict[str, Any]) -> None:
+    """``names`` as attributes of ``obj`` where they are identifiers that no attribute of it
+    has already. Instance attributes (no ``__getattr__``): IPython's completer then evaluates
+    ``s.example`` and ``s.channel`` safely and completes keys after them."""
+    taken = set(dir(type(obj))) | set(vars(obj))
+    for name, value in names.items():
+        if name.isidentifier() and name not in taken and not name.startswith("_"):
+            setattr(obj, name, value)
+
+
+def _ambiguous(cls: type, names: dict[str, tuple[str, ...]]) -> type:
+    """A subclass of ``cls`` where reading each of ``names`` raises :class:`AmbiguousName`."""
+
+    def raiser(name: str, owners: tuple[str, ...]) -> property:
+        def get(self: object) -> Any:
+            raise AmbiguousName(name, owners)
+
+        return property(get)
+
+    attrs = {n: raiser(n, owners) for n, owners in names.items() if n.isidentifier()}
+    return type(cls.__name__, (cls,), {**attrs, "__qualname__": cls.__qualname__})
 
 
 class Set:
@@ -183,6 +213,12 @@ class Set:
         self.channel: Names = Names(
             ((c.channel, Channel(c, c.extra.get("attrs"))) for c in channels), "channel"
         )
+        owners = self._owners()
+        unique = {s: self.channel[o[0]].signal[s] for s, o in owners.items() if len(o) == 1}
+        _bind(self, {**self.channel, **unique})
+        shared = {s: o for s, o in owners.items() if len(o) > 1 and s not in vars(self)}
+        if shared:
+            self.__class__ = _ambiguous(Set, shared)
 
     @classmethod
     def from_hdf5(cls, path: str | os.PathLike[str] | IO[bytes]) -> Set:
@@ -213,10 +249,9 @@ class Set:
         """Every signal as ``channel.signal``."""
         return [f"{c}.{s}" for c, ch in self.channel.items() for s in ch.signal]
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or "channel" not in self.__dict__:
-            raise AttributeError(name)
-        return self[name]
+    if TYPE_CHECKING:  # for type checkers only: at run time names are instance attributes
+
+        def __getattr__(self, name: str) -> Any: ...
 
     def __getitem__(self, name: str) -> Any:
         """A channel by name, a signal as ``channel.signal``, or a signal by its name alone
@@ -233,12 +268,17 @@ class Set:
             return self.channel[owners[0]].signal[name]
         raise UnknownName("channel or signal", name, [*self.channel, *self._unique_signals()])
 
-    def _unique_signals(self) -> list[str]:
-        counts: dict[str, int] = {}
-        for ch in self.channel.values():
+    def _owners(self) -> dict[str, tuple[str, ...]]:
+        """Each signal name: the channels that have it."""
+        owners: dict[str, list[str]] = {}
+        for c, ch in self.channel.items():
             for s in ch.signal:
-                counts[s] = counts.get(s, 0) + 1
-        return [s for s, n in counts.items() if n == 1 and s not in self.channel]
+                owners.setdefault(s, []).append(c)
+        return {s: tuple(o) for s, o in owners.items()}
+
+    def _unique_signals(self) -> list[str]:
+        owned = self._owners().items()
+        return [s for s, o in owned if len(o) == 1 and s not in self.channel]
 
     def __iter__(self) -> Iterator[Channel]:
         return iter(self.channel.values())
@@ -250,8 +290,8 @@ class Set:
         return name in self.channel
 
     def __dir__(self) -> list[str]:
-        names = [*self.channel, *self._unique_signals()]
-        return sorted(set(super().__dir__()) | set(_identifiers(names)))
+        shared = {s for s, o in self._owners().items() if len(o) > 1}
+        return sorted(set(super().__dir__()) - shared)
 
     def _ipython_key_completions_(self) -> list[str]:
         return [*self.channel, *self.signals(), *self._unique_signals()]

@@ -83,15 +83,17 @@ def test_ambiguous_signal_names_list_the_candidates(two: Set) -> None:
 
 def test_unknown_names_list_what_there_is(two: Set) -> None:
     with pytest.raises(UnknownName, match="no channel or signal 'nope'; there are: example"):
-        two.nope  # noqa: B018
+        two["nope"]
     with pytest.raises(KeyError, match="no channel 'nope'"):
         two.channel["nope"]
-    with pytest.raises(AttributeError, match="no signal of channel example 'x'.*sine_wave"):
-        two.example.x  # noqa: B018
+    with pytest.raises(KeyError, match="no signal of channel example 'x'.*sine_wave"):
+        two.example["x"]
     with pytest.raises(KeyError, match="ramp"):
         two.other.signal["ramp"]
     with pytest.raises(KeyError):
         two["example.nope"]
+    with pytest.raises(AttributeError):  # attributes: Python's own message
+        two.example.x  # noqa: B018
 
 
 def test_completion_names(two: Set) -> None:
@@ -110,7 +112,7 @@ def test_nested_record_fields_as_attributes(tmp_path: Path) -> None:
     ch = read_hdf5(tmp_path / "e.h5").every
     assert ch.pos.x is ch.signal["pos.x"]
     assert ch.pos.x.units == "m"
-    assert set(dir(ch.pos)) == {"x", "label"} and "pos" in dir(ch)
+    assert {"x", "label"} <= set(dir(ch.pos)) and "pos" in dir(ch)
     assert "x" in repr(ch.pos)
 
 
@@ -225,3 +227,22 @@ def test_times_relative_to_now() -> None:
 def test_bad_times_say_why(value: object) -> None:
     with pytest.raises((ValueError, TypeError), match="time"):
         to_ns(value)  # type: ignore[arg-type]
+
+
+def test_jupyter_completes_names_and_keys(two: Set) -> None:
+    """IPython's own completer (as Jupyter runs it, default evaluation policy): attributes
+    after ``s.`` and ``s.example.``, keys inside ``s.channel[``, ``s.example[`` and ``s[``."""
+    completer = pytest.importorskip("IPython.core.completer")
+    ipython = completer.IPCompleter(namespace={"s": two}, global_namespace={})
+
+    def complete(text: str) -> set[str]:
+        with completer.provisionalcompleter():
+            return {c.text for c in ipython.completions(text, len(text))}
+
+    assert {"example", "other", "ramp"} <= complete("s.")
+    assert "sine_wave" not in complete("s.")
+    assert complete("s.example.sin") == {"sine_wave"}
+    assert complete("s.channel['ex") == {"example"}
+    assert complete("s.example['ra") == {"ramp"}
+    assert complete("s.example.signal['co") == {"counter"}
+    assert "example.sine_wave" in complete("s['example.s")
