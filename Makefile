@@ -16,12 +16,15 @@ DEB_PACKAGES := build-essential pkg-config libzmq3-dev libjansson-dev avro-bin s
 # chromium: the registry page's test drives it with Playwright (PyPI, in .[dev]); never
 # `playwright install`, which would download a browser build of its own.
 DEB_PACKAGES += chromium
+# docker.io, docker-compose, debootstrap: the compose test runs its own Docker daemon, builds a
+# Debian base image with debootstrap and the project's image on it, and runs compose.yaml.
+DEB_PACKAGES += docker.io docker-compose debootstrap
 # apt-get runs as root: through sudo when make does not run as root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Where `make install` puts sdctl and zmq_relay: the checkout's venv, or a venv made at PREFIX.
 PREFIX ?= $(VENV)
 
-.PHONY: all help deps relay install demo test test-c test-py test-relay-asan bench fuzz lint clean
+.PHONY: all help deps relay wheelhouse install demo test test-c test-py test-relay-asan bench fuzz lint clean
 # Build the relay (the default target).
 all: relay
 
@@ -65,6 +68,14 @@ deps: $(STAMP)/deb $(STAMP)/venv $(STAMP)/npm
 # Build the relay, native/zmq_relay/build/zmq_relay.
 relay: $(STAMP)/deb
 	$(MAKE) -C native/zmq_relay
+
+# Wheels of the Python dependencies in wheelhouse/, so `docker build` needs no package index.
+wheelhouse: $(STAMP)/wheelhouse
+
+$(STAMP)/wheelhouse: pyproject.toml $(STAMP)/venv
+	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > $(STAMP)/requirements.txt
+	$(PY) -m pip wheel -q --wheel-dir wheelhouse -r $(STAMP)/requirements.txt
+	@touch $@
 
 # Install sdctl and zmq_relay in .venv/bin, or in DIR/bin with PREFIX=DIR (a venv made there).
 install: deps relay
@@ -122,4 +133,4 @@ lint: deps
 # Remove build outputs and install stamps (not .venv, not var/).
 clean:
 	$(MAKE) -C native/zmq_relay clean
-	rm -rf $(STAMP) bench/build
+	rm -rf $(STAMP) bench/build wheelhouse

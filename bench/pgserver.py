@@ -40,7 +40,12 @@ def _bin_dir() -> Path:
 
 
 class PgServer:
-    def __init__(self) -> None:
+    """``host``: the address it listens on; ``prefix``: the command its programs run under
+    (``ip netns exec NS``: a server inside a network namespace, as on a fleet's host)."""
+
+    def __init__(self, host: str = "127.0.0.1", prefix: tuple[str, ...] = ()) -> None:
+        self.host = host
+        self.prefix = prefix
         self.bin = _bin_dir()
         # under /tmp, whatever TMPDIR says: the postgres user must reach it (not so /root/...)
         self.dir = Path(tempfile.mkdtemp(prefix="speeddata-pg-", dir="/tmp"))
@@ -49,7 +54,7 @@ class PgServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def _as_postgres(self, *argv: str) -> list[str]:
-        return ["runuser", "-u", "postgres", "--", *argv]
+        return [*self.prefix, "runuser", "-u", "postgres", "--", *argv]
 
     def start(self) -> None:
         data = self.dir / "data"
@@ -61,7 +66,7 @@ class PgServer:
         self.proc = subprocess.Popen(
             self._as_postgres(
                 str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port),
-                "-k", str(self.dir), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                "-k", str(self.dir), "-c", f"listen_addresses={self.host}", "-c", "fsync=off",
                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                 "-c", "max_connections=200",
             ),
@@ -70,7 +75,7 @@ class PgServer:
         )  # fmt: skip
         deadline = time.monotonic() + START_TIMEOUT_S
         while subprocess.run(
-            [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+            [*self.prefix, str(self.bin / "pg_isready"), "-h", self.host, "-p", str(self.port)],
             capture_output=True,
         ).returncode:
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -80,7 +85,7 @@ class PgServer:
             time.sleep(0.1)
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql+psycopg://postgres@{self.host}:{self.port}/{database}"
 
     @contextmanager
     def database(self) -> Iterator[str]:

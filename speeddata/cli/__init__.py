@@ -8,7 +8,7 @@ import typer
 import zmq
 
 from speeddata._signals import die_with_parent
-from speeddata.cli import channel, export, run, send, watch
+from speeddata.cli import channel, export, health, run, send, watch
 from speeddata.cli._common import CliError, reader_left
 
 _click = sys.modules[typer.BadParameter.__module__]
@@ -39,6 +39,7 @@ app.command()(watch.events)
 app.command()(watch.tail)
 app.command()(watch.status)
 app.command()(export.export)
+app.command()(health.health)
 
 
 def main(argv: list[str] | None = None) -> None:
