@@ -2,7 +2,8 @@
 base made here (no image registry is reachable), Python packages from the wheelhouse, the
 project's compose.yaml with a config of free ports, demo records sent from the host. Every
 service turns healthy, records land on the data volume, a channel registered over REST starts
-capturing, the registry's /metrics counts it, and ``docker-compose down`` leaves nothing.
+capturing, the registry's /metrics counts it, an export from the pivot holds exactly what the
+volume holds, and ``docker-compose down`` leaves nothing.
 
 Skipped with its one-line reason when Docker cannot run here (no dockerd, not root)."""
 
@@ -30,7 +31,7 @@ from tests.metricstools import value
 from tests.procs import wait_until
 from tests.system import PY, free_channel_ports, make_system
 
-SERVICES = ("bus", "registry", "ingest", "janitor")
+SERVICES = ("bus", "registry", "ingest", "janitor", "pivot")
 EXAMPLE = json.loads((ROOT / "config" / "agents" / "example.avsc").read_text())
 
 
@@ -90,7 +91,6 @@ def _config_dir(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     system = make_system(tmp_path / "host", Path("unused"))
     values = yaml.safe_load(system.config.read_text())
     del values["relay"]["binary"]
-    values["janitor"] = {"interval_s": 2.0}
     folder = tmp_path / "etc"
     folder.mkdir()
     (folder / "speeddata.yaml").write_text(yaml.safe_dump(values))
@@ -109,10 +109,16 @@ def test_compose_up_captures_and_down_leaves_nothing(
     compose("config", "-q")
     compose("up", "-d", "--no-build")
     try:
-        healthy = wait_until(lambda: (h := compose.health()) and set(h) == set(SERVICES)
-                             and all(s == "healthy" for s in h.values()) and h,
-                             timeout=180, interval=2, what="every service healthy")  # fmt: skip
-        assert set(healthy) == set(SERVICES)
+        seen: list[dict[str, str]] = [{}]
+
+        def all_healthy() -> bool:
+            seen[0] = compose.health()
+            return set(seen[0]) == set(SERVICES) and set(seen[0].values()) == {"healthy"}
+
+        try:
+            wait_until(all_healthy, timeout=300, interval=2, what="every service healthy")
+        except AssertionError as e:
+            raise AssertionError(f"{e}: {seen[0]}") from None
         volume = Path(docker.run("volume", "inspect", "--format", "{{.Mountpoint}}",
                                  f"{compose.name}_data").strip())  # fmt: skip
         _check_capture(values, volume, tmp_path)
@@ -156,6 +162,14 @@ def _check_capture(values: dict[str, Any], volume: Path, tmp_path: Path) -> None
                    what="probe active")  # fmt: skip
     metrics = httpx.get(f"{registry}/metrics", timeout=10).text
     assert (value(metrics, "speeddata_relay_archived_total", channel="probe") or 0) > 0
+    pivot = f"http://127.0.0.1:{values['pivot']['port']}"
+    with Client(registry, token, pivot_url=pivot) as client:
+        exported = client.export("now-10min", ["example", "probe"], end="now")
+    on_disk = {c: _archived(volume, c) for c in ("example", "probe")}
+    for channel, records in on_disk.items():
+        got = exported.channel[channel]
+        assert sorted(got.rx_time.tolist()) == sorted(r["rx_time"] for r in records), channel
+        assert sorted(got.signal["counter"].tolist()) == sorted(r["counter"] for r in records)
 
 
 def _archived(volume: Path, channel: str) -> list[dict[str, Any]]:
