@@ -160,6 +160,14 @@ class _Record:
         return f"<record {self._path}: {', '.join(fields)}>"
 
 
+def _restore_set(state: dict[str, Any]) -> Set:
+    """A pickled :class:`Set` (its class may be a per-set subclass, which pickle cannot name)."""
+    restored = Set.__new__(Set)
+    restored.__dict__.update(state)
+    restored._mark_ambiguous()
+    return restored
+
+
 def _nested(channel: Channel, signals: dict[str, Signal]) -> dict[str, Any]:
     """Signals by their first name segment: a Signal, or a :class:`_Record` of the rest."""
     out: dict[str, Any] = {}
@@ -216,9 +224,15 @@ class Set:
         owners = self._owners()
         unique = {s: self.channel[o[0]].signal[s] for s, o in owners.items() if len(o) == 1}
         _bind(self, {**self.channel, **unique})
-        shared = {s: o for s, o in owners.items() if len(o) > 1 and s not in vars(self)}
+        self._mark_ambiguous()
+
+    def _mark_ambiguous(self) -> None:
+        shared = {s: o for s, o in self._owners().items() if len(o) > 1 and s not in vars(self)}
         if shared:
             self.__class__ = _ambiguous(Set, shared)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _restore_set, (vars(self),)
 
     @classmethod
     def from_hdf5(cls, path: str | os.PathLike[str] | IO[bytes]) -> Set:

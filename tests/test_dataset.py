@@ -142,6 +142,10 @@ def test_signals_keep_time_through_indexing_and_arithmetic(two: Set) -> None:
     assert not isinstance(sine.values, Signal)
     window = sine[5:10]
     np.testing.assert_array_equal(window.t, two.example.time[5:10])
+    again = pickle.loads(pickle.dumps(two))
+    assert again.example.ramp.name == "ramp" and again.channels == ["example", "other"]
+    with pytest.raises(AmbiguousName):
+        again.sine_wave  # noqa: B018
     back = pickle.loads(pickle.dumps(sine))
     assert back.name == "sine_wave" and back.channel == "example"
     np.testing.assert_array_equal(back.t, sine.t)
