@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -182,3 +182,57 @@ class Signal(np.ndarray):
                 head += f", {int(np.count_nonzero(~self.valid)):,} null"
         body = np.array2string(self.view(np.ndarray), threshold=20, edgeitems=3)
         return f"{head}\n{body}"
+
+
+class Record:
+    """``ch.a`` for a nested record field ``a``: its fields as attributes (``ch.a.b``)."""
+
+    def __init__(self, path: str, fields: dict[str, Any]) -> None:
+        self._path = path
+        bind(self, fields)
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __repr__(self) -> str:
+        fields = [k for k in vars(self) if not k.startswith("_")]
+        return f"<record {self._path}: {', '.join(fields)}>"
+
+
+def nested(channel: str, signals: dict[str, Signal]) -> dict[str, Any]:
+    """Signals by their first name segment: a Signal, or a :class:`Record` of the rest."""
+    out: dict[str, Any] = {}
+    groups: dict[str, dict[str, Signal]] = {}
+    for name, signal in signals.items():
+        head, dot, rest = name.partition(".")
+        if dot:
+            groups.setdefault(head, {})[rest] = signal
+        else:
+            out[name] = signal
+    for head, inner in groups.items():
+        out.setdefault(head, Record(f"{channel}.{head}", nested(channel, inner)))
+    return out
+
+
+def bind(obj: object, names: dict[str, Any]) -> None:
+    """``names`` as attributes of ``obj`` where they are identifiers that no attribute of it
+    has already. Instance attributes (no ``__getattr__``): IPython's completer then evaluates
+    ``s.example`` and ``s.channel`` safely and completes keys after them."""
+    taken = set(dir(type(obj))) | set(vars(obj))
+    for name, value in names.items():
+        if name.isidentifier() and name not in taken and not name.startswith("_"):
+            setattr(obj, name, value)
+
+
+def ambiguous_subclass(cls: type, names: dict[str, tuple[str, ...]]) -> type:
+    """A subclass of ``cls`` where reading each of ``names`` raises :class:`AmbiguousName`."""
+
+    def raiser(name: str, owners: tuple[str, ...]) -> property:
+        def get(self: object) -> Any:
+            raise AmbiguousName(name, owners)
+
+        return property(get)
+
+    attrs = {n: raiser(n, owners) for n, owners in names.items() if n.isidentifier()}
+    return type(cls.__name__, (cls,), {**attrs, "__qualname__": cls.__qualname__})

@@ -42,7 +42,17 @@ import numpy as np
 from speeddata import _hdf5_types as types
 from speeddata._dataset_pandas import pandas_column, pandas_module
 from speeddata._dataset_sources import TimeLike, archive_files, reader_schema, to_ns
-from speeddata._signal import AmbiguousName, Names, Signal, UnknownName, count, span
+from speeddata._signal import (
+    AmbiguousName,
+    Names,
+    Signal,
+    UnknownName,
+    ambiguous_subclass,
+    bind,
+    count,
+    nested,
+    span,
+)
 from speeddata.columnar import NS_PER_UNIT, ChannelColumns
 
 if TYPE_CHECKING:
@@ -83,7 +93,7 @@ class Channel:
              for name, c in columns.columns.items()),
             f"signal of channel {self.name}",
         )  # fmt: skip
-        _bind(self, _nested(self, self.signal))
+        bind(self, nested(self.name, self.signal))
 
     @property
     def rows(self) -> int:
@@ -144,68 +154,6 @@ class Channel:
         return pd.DataFrame(data, index=index)
 
 
-class _Record:
-    """``ch.a`` for a nested record field ``a``: its fields as attributes (``ch.a.b``)."""
-
-    def __init__(self, path: str, fields: dict[str, Any]) -> None:
-        self._path = path
-        _bind(self, fields)
-
-    if TYPE_CHECKING:
-
-        def __getattr__(self, name: str) -> Any: ...
-
-    def __repr__(self) -> str:
-        fields = [k for k in vars(self) if not k.startswith("_")]
-        return f"<record {self._path}: {', '.join(fields)}>"
-
-
-def _restore_set(state: dict[str, Any]) -> Set:
-    """A pickled :class:`Set` (its class may be a per-set subclass, which pickle cannot name)."""
-    restored = Set.__new__(Set)
-    restored.__dict__.update(state)
-    restored._mark_ambiguous()
-    return restored
-
-
-def _nested(channel: Channel, signals: dict[str, Signal]) -> dict[str, Any]:
-    """Signals by their first name segment: a Signal, or a :class:`_Record` of the rest."""
-    out: dict[str, Any] = {}
-    groups: dict[str, dict[str, Signal]] = {}
-    for name, signal in signals.items():
-        head, dot, rest = name.partition(".")
-        if dot:
-            groups.setdefault(head, {})[rest] = signal
-        else:
-            out[name] = signal
-    for head, inner in groups.items():
-        out.setdefault(head, _Record(f"{channel.name}.{head}", _nested(channel, inner)))
-    return out
-
-
-def _bind(obj: object, names: dict[str, Any]) -> None:
-    """``names`` as attributes of ``obj`` where they are identifiers that no attribute of it
-    has already. Instance attributes (no ``__getattr__``): IPython's completer then evaluates
-    ``s.example`` and ``s.channel`` safely and completes keys after them."""
-    taken = set(dir(type(obj))) | set(vars(obj))
-    for name, value in names.items():
-        if name.isidentifier() and name not in taken and not name.startswith("_"):
-            setattr(obj, name, value)
-
-
-def _ambiguous(cls: type, names: dict[str, tuple[str, ...]]) -> type:
-    """A subclass of ``cls`` where reading each of ``names`` raises :class:`AmbiguousName`."""
-
-    def raiser(name: str, owners: tuple[str, ...]) -> property:
-        def get(self: object) -> Any:
-            raise AmbiguousName(name, owners)
-
-        return property(get)
-
-    attrs = {n: raiser(n, owners) for n, owners in names.items() if n.isidentifier()}
-    return type(cls.__name__, (cls,), {**attrs, "__qualname__": cls.__qualname__})
-
-
 class Set:
     """Channels over a time range: ``channel`` (by name), ``attrs`` (the file's attributes,
     or what was read), ``source`` (the path read, if any)."""
@@ -223,13 +171,13 @@ class Set:
         )
         owners = self._owners()
         unique = {s: self.channel[o[0]].signal[s] for s, o in owners.items() if len(o) == 1}
-        _bind(self, {**self.channel, **unique})
+        bind(self, {**self.channel, **unique})
         self._mark_ambiguous()
 
     def _mark_ambiguous(self) -> None:
         shared = {s: o for s, o in self._owners().items() if len(o) > 1 and s not in vars(self)}
         if shared:
-            self.__class__ = _ambiguous(Set, shared)
+            self.__class__ = ambiguous_subclass(Set, shared)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _restore_set, (vars(self),)
@@ -327,6 +275,14 @@ class Set:
     def to_pandas(self) -> dict[str, pd.DataFrame]:
         """One DataFrame per channel (:meth:`Channel.to_pandas`), by channel name."""
         return {name: ch.to_pandas() for name, ch in self.channel.items()}
+
+
+def _restore_set(state: dict[str, Any]) -> Set:
+    """A pickled :class:`Set` (its class may be a per-set subclass, which pickle cannot name)."""
+    restored = Set.__new__(Set)
+    restored.__dict__.update(state)
+    restored._mark_ambiguous()
+    return restored
 
 
 def read_hdf5(path: str | os.PathLike[str] | IO[bytes]) -> Set:
