@@ -36,22 +36,38 @@ def write_archive_file(
     """``<data>/archive/<channel>/<channel>-<start>-<seq>.avro`` with one record per rx_time
     (device time = rx_time + ``device_offset_ns``, ``pad`` bytes of padding each), one block;
     its mtime is its last record's time."""
-    folder = archive_dir(data_dir, channel)
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.fromtimestamp(rx_times[0] / 1e9, UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"{channel}-{stamp}-{seq:06d}.avro"
     records = [
         {"rx_time": t, "time": t + device_offset_ns, "value": float(i), "pad": b"\0" * pad}
         for i, t in enumerate(rx_times)
     ]
+    return write_records(data_dir, channel, seq, SCHEMA, records, sync_interval=1 << 30)
+
+
+def write_records(
+    data_dir: Path,
+    channel: str,
+    seq: int,
+    schema: dict[str, Any],
+    records: Sequence[dict[str, Any]],
+    *,
+    time_field: str = "time",
+    sync_interval: int = 16000,
+) -> Path:
+    """An archive file of ``records`` (archive-schema records, ``rx_time`` first), named by its
+    first record's rx_time, blocks of about ``sync_interval`` bytes; mtime its last rx_time."""
+    folder = archive_dir(data_dir, channel)
+    folder.mkdir(parents=True, exist_ok=True)
+    first, last = records[0]["rx_time"], records[-1]["rx_time"]
+    stamp = datetime.fromtimestamp(first / 1e9, UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"{channel}-{stamp}-{seq:06d}.avro"
     meta = {
         "speeddata.channel": channel,
-        "speeddata.time_field": "time",
+        "speeddata.time_field": time_field,
         "speeddata.time_unit": "ns",
     }
     with open(path, "wb") as f:
         fastavro.writer(
-            f, fastavro.parse_schema(SCHEMA), records, metadata=meta, sync_interval=1 << 30
+            f, fastavro.parse_schema(schema), records, metadata=meta, sync_interval=sync_interval
         )
-    os.utime(path, ns=(rx_times[-1], rx_times[-1]))
+    os.utime(path, ns=(last, last))
     return path

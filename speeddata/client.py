@@ -1,5 +1,6 @@
 """``speeddata.Client``: the registry over HTTP (channels, their schemas and versions, ports),
-and the pivot's exports (:meth:`Client.export` returns a :class:`~speeddata.dataset.Set`).
+the pivot's exports (:meth:`Client.export` returns a :class:`~speeddata.dataset.Set`) and tags
+(:meth:`Client.tag`, :meth:`Client.tags`, :meth:`Client.get_tag`, :meth:`Client.delete_tag`).
 
 Every call returns the decoded JSON of the answer; a failure raises a :class:`ClientError`
 subclass that carries the HTTP status and the contract's error code (``exc.code``)::
@@ -21,11 +22,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time as _time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+import httpx
 
 from speeddata._export import Download, Progress, download, export_params
 from speeddata._export import pivot_url as _pivot_url
@@ -42,6 +46,7 @@ from speeddata._http import (
     Unreachable,
     UnsupportedMediaType,
     call,
+    error_of,
     find_token,
     http_client,
 )
@@ -108,6 +113,8 @@ class Client:
         self.token = find_token(token, data_dir)
         self._http = http_client(self.url, self.token, timeout)
         self._pivot_url = pivot_url or (_pivot_url(settings) if settings is not None else None)
+        self._pivot_http: httpx.Client | None = None
+        self._timeout = timeout
 
     @property
     def pivot_url(self) -> str:
@@ -268,10 +275,79 @@ class Client:
         target = Path(path) if path is not None else None
         return download(self.pivot_url, params, target, progress=progress, timeout=timeout)
 
+    # -- tags (the pivot) -------------------------------------------------------------------
+
+    def tag(
+        self,
+        name: str,
+        start: str,
+        channels: str | Sequence[str],
+        *,
+        end: str | None = None,
+        duration: str | None = None,
+        signals: str | Sequence[str] | None = None,
+        note: str | None = None,
+        format: str | None = None,
+        time: str | None = None,
+    ) -> dict[str, Any]:
+        """Tags ``[start, end)`` (or ``start`` + ``duration``) of the channels: the pivot pins
+        the range at once (the janitor keeps its archive files) and exports it to the tag's file
+        in the background. Returns the tag, ``state`` ``pending``; :meth:`wait_tag` waits for
+        ``done``. A taken name is a :class:`Conflict`."""
+        body = {"name": name, "start": start, "channels": _listed(channels), "end": end,
+                "duration": duration, "signals": _listed(signals) if signals else None,
+                "note": note, "format": format, "time": time}  # fmt: skip
+        given = {k: v for k, v in body.items() if v is not None}
+        return dict(call(self._pivot(), "POST", "/tags", json=given))
+
+    def tags(self) -> list[dict[str, Any]]:
+        """Every tag (pending, done or failed)."""
+        return list(call(self._pivot(), "GET", "/tags")["tags"])
+
+    def get_tag(self, name: str) -> dict[str, Any]:
+        """One tag: its state (``pending``, ``done``, ``failed`` with ``reason``), range, and
+        once done its file's ``size``, ``records`` per channel and ``sha256``."""
+        return dict(call(self._pivot(), "GET", f"/tags/{_segment(name)}"))
+
+    def delete_tag(self, name: str) -> dict[str, Any]:
+        """Deletes the tag and its file (needs the token)."""
+        return dict(call(self._pivot(), "DELETE", f"/tags/{_segment(name)}"))
+
+    def wait_tag(self, name: str, timeout: float = 600.0, poll: float = 0.2) -> dict[str, Any]:
+        """The tag once it is no longer pending (``done`` or ``failed``); TimeoutError after
+        ``timeout`` seconds."""
+        deadline = _time.monotonic() + timeout
+        while True:
+            tag = self.get_tag(name)
+            if tag["state"] != "pending":
+                return tag
+            if _time.monotonic() > deadline:
+                raise TimeoutError(f"tag {name!r} still pending after {timeout:g} s")
+            _time.sleep(poll)
+
+    def download_tag(self, name: str, path: str | os.PathLike[str]) -> Path:
+        """Saves the file of a done tag to ``path``; returns it."""
+        target = Path(path)
+        with self._pivot().stream("GET", f"/tags/{_segment(name)}/download") as response:
+            if not response.is_success:
+                response.read()
+                raise error_of(response)
+            with open(target, "wb") as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+        return target
+
+    def _pivot(self) -> httpx.Client:
+        if self._pivot_http is None:
+            self._pivot_http = http_client(self.pivot_url + API, self.token, self._timeout)
+        return self._pivot_http
+
     # -- plumbing -------------------------------------------------------------------------
 
     def close(self) -> None:
         self._http.close()
+        if self._pivot_http is not None:
+            self._pivot_http.close()
 
     def __enter__(self) -> Client:
         return self
@@ -308,6 +384,12 @@ class Client:
         form = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in given.items()}
         files = {"schema": (schema.name, content, "application/json")}
         return self._call(method, path, data=form, files=files, params=params)
+
+
+def _listed(items: str | Sequence[str]) -> list[str]:
+    """A list given as a sequence or comma-separated text."""
+    parts = items.split(",") if isinstance(items, str) else list(items)
+    return [p.strip() for p in parts if p.strip()]
 
 
 def _segment(name: str) -> str:

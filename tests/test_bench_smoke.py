@@ -56,11 +56,16 @@ def test_registry_list_bench_runs() -> None:
 
 
 def test_janitor_bench_runs() -> None:
-    """bench/janitor.py's pass benchmark over 20 files: every pass runs, the last deletes all."""
+    """bench/janitor.py over 20 files (every pass runs, the last deletes all) and a tag of 3 s
+    of the example channel (a real pivot exports all of it, nothing left beside the tag)."""
     result = janitor.pass_over(20, records=5)
     assert result["deleted"] == 20
     assert all(result[k]["wall_s"] > 0 for k in ("cold", "warm", "delete"))
-    assert "| delete all |" in janitor.render({"pass": result})
+    tag = janitor.tag_export(0.05)
+    assert tag["exported"] == tag["records"] == 3000
+    assert tag["leftovers"] == ["bench.h5", "bench.json"]
+    text = janitor.render({"pass": result, "tag": tag})
+    assert "| delete all |" in text and "| POST answered (202) |" in text
 
 
 def test_columnar_bench_archive_reads_back(tmp_path) -> None:  # type: ignore[no-untyped-def]

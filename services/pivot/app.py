@@ -1,5 +1,5 @@
 """``create_app(settings)``: the pivot's Starlette application. Routes live in one module per
-resource (``export``, ``service``), each with ``routes()``; ``GET /metrics`` comes from
+resource (``export``, ``service``, ``tags``), each with ``routes()``; ``GET /metrics`` comes from
 :func:`speeddata.metrics.instrument`."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from services.pivot import export, service
+from services.pivot import export, service, tags
 from services.pivot.channels import Registry
 from services.pivot.context import Metrics, PivotContext
 from speeddata._weberrors import HANDLERS
@@ -19,13 +19,18 @@ from speeddata.metrics import instrument
 def create_app(settings: Settings) -> Starlette:
     """The pivot as an ASGI app; a setting it cannot use is a SettingsError."""
     _check(settings)
-    routes = [*export.routes(), *service.routes()]
-    app = Starlette(routes=routes, exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    routes = [*export.routes(), *service.routes(), *tags.routes()]
+    app = Starlette(
+        routes=routes,
+        lifespan=tags.lifespan,
+        exception_handlers=HANDLERS,  # type: ignore[arg-type]
+    )
     served = instrument(app, "pivot")
     app.router.routes.append(Route(service.BASE + "/metrics", served.endpoint, methods=["GET"]))
     app.state.pivot = PivotContext(
         settings=settings, registry=Registry(settings), metrics=Metrics(served)
     )
+    app.state.tags = tags.Tags(settings, app.state.pivot.registry)
     return app
 
 

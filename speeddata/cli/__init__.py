@@ -8,7 +8,7 @@ import typer
 import zmq
 
 from speeddata._signals import die_with_parent
-from speeddata.cli import channel, export, health, run, send, watch
+from speeddata.cli import channel, export, health, run, send, tag, watch
 from speeddata.cli._common import CliError, reader_left
 
 _click = sys.modules[typer.BadParameter.__module__]
@@ -35,6 +35,7 @@ app.command()(run.up)
 app.command()(run.serve)
 app.add_typer(channel.app, name="channel")
 app.add_typer(send.app, name="send")
+app.add_typer(tag.app, name="tag")
 app.command()(watch.events)
 app.command()(watch.tail)
 app.command()(watch.status)

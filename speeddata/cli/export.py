@@ -24,36 +24,50 @@ from speeddata.timespec import DURATION_HELP, TIME_HELP, TimeSpecError, time_ran
 FORMATS = ("hdf5", "csv", "parquet")
 CLOCKS = ("device", "rx")
 
+# The options of a range of channels, shared with ``sdctl tag add``.
+StartOption = Annotated[
+    str, typer.Option("--start", help=f"Start of the range: {TIME_HELP}.", show_default=False)
+]
+ChannelsOption = Annotated[
+    str,
+    typer.Option("--channels", "-c", help="Channel names, comma-separated.", show_default=False),
+]
+DurationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--duration", "-d", help=f"Length of the range: {DURATION_HELP}.", show_default=False
+    ),
+]
+EndOption = Annotated[
+    str | None,
+    typer.Option("--end", help="End of the range (excluded), as --start.", show_default=False),
+]
+SignalsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--signals",
+        "-s",
+        help="Only these signals: channel.signal, comma-separated.",
+        show_default=False,
+    ),
+]
+PivotUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="SPEEDDATA_PIVOT_URL",
+        help="The pivot's URL (default: pivot.bind and pivot.port of the settings).",
+        show_default=False,
+    ),
+]
+
 
 def export(
-    start: Annotated[
-        str, typer.Option("--start", help=f"Start of the range: {TIME_HELP}.", show_default=False)
-    ],
-    channels: Annotated[
-        str,
-        typer.Option(
-            "--channels", "-c", help="Channel names, comma-separated.", show_default=False
-        ),
-    ],
-    duration: Annotated[
-        str | None,
-        typer.Option(
-            "--duration", "-d", help=f"Length of the range: {DURATION_HELP}.", show_default=False
-        ),
-    ] = None,
-    end: Annotated[
-        str | None,
-        typer.Option("--end", help="End of the range (excluded), as --start.", show_default=False),
-    ] = None,
-    signals: Annotated[
-        str | None,
-        typer.Option(
-            "--signals",
-            "-s",
-            help="Only these signals: channel.signal, comma-separated.",
-            show_default=False,
-        ),
-    ] = None,
+    start: StartOption,
+    channels: ChannelsOption,
+    duration: DurationOption = None,
+    end: EndOption = None,
+    signals: SignalsOption = None,
     fmt: Annotated[
         str,
         typer.Option(
@@ -75,15 +89,7 @@ def export(
             show_default=False,
         ),
     ] = None,
-    url: Annotated[
-        str | None,
-        typer.Option(
-            "--url",
-            envvar="SPEEDDATA_PIVOT_URL",
-            help="The pivot's URL (default: pivot.bind and pivot.port of the settings).",
-            show_default=False,
-        ),
-    ] = None,
+    url: PivotUrlOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
