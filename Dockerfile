@@ -53,6 +53,9 @@ COPY config config
 COPY proto proto
 COPY speeddata speeddata
 COPY services services
+# The pages' browser libraries (uPlot), as `make deps` (npm ci) put them in node_modules/;
+# `node_modules*` may match nothing (then the strip charts have no uPlot to load).
+COPY package-lock.json node_modules* node_modules/
 COPY --from=relay /src/native/zmq_relay/build/zmq_relay native/zmq_relay/build/zmq_relay
 RUN printf '#!/bin/sh\nexec python -m speeddata "$@"\n' > $VIRTUAL_ENV/bin/sdctl \
     && chmod 755 $VIRTUAL_ENV/bin/sdctl \

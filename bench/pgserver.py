@@ -63,6 +63,8 @@ class PgServer:
                               "-A", "trust", "--no-sync", "-E", "UTF8"),
             check=True, capture_output=True, cwd=self.dir,
         )  # fmt: skip
+        with open(data / "pg_hba.conf", "a") as hba:  # initdb trusts loopback only
+            hba.write(f"host all all {self.host}/32 trust\n")
         self.proc = subprocess.Popen(
             self._as_postgres(
                 str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port),

@@ -6,11 +6,17 @@ deletes the namespaces (and with them their interfaces). Needs root and ``ip``."
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+CLONE_NEWNET = 0x40000000
 
 PREFIX = "198.51.100."
 """Every address of the test network is PREFIX + n (n in 1..254), /24."""
@@ -65,9 +71,35 @@ class Net:
     def exec(self, host: str) -> list[str]:
         return ["ip", "netns", "exec", self.ns[host]]
 
-    def run(self, host: str, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, host: str, argv: Sequence[str], timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*self.exec(host), *argv], capture_output=True, text=True,
-                              timeout=30)  # fmt: skip
+                              timeout=timeout)  # fmt: skip
+
+    def call(self, host: str, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on a thread that entered ``host``'s network namespace (setns acts on
+        the calling thread only): its sockets are that host's. Exceptions are raised here."""
+        out: dict[str, Any] = {}
+
+        def inside() -> None:
+            try:
+                fd = os.open(f"/run/netns/{self.ns[host]}", os.O_RDONLY)
+                try:
+                    if ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET) != 0:
+                        raise OSError(ctypes.get_errno(), "setns")
+                finally:
+                    os.close(fd)
+                out["value"] = fn(*args)
+            except BaseException as e:  # handed to the caller
+                out["error"] = e
+
+        thread = threading.Thread(target=inside, daemon=True)
+        thread.start()
+        thread.join()
+        if "error" in out:
+            raise out["error"]
+        return out["value"]  # type: ignore[no-any-return]
 
     def link(self, host: str, up: bool) -> None:
         """Cuts (or restores) ``host``'s cable: its bridge port goes down, its own eth0 stays

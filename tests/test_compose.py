@@ -31,7 +31,7 @@ from tests.metricstools import value
 from tests.procs import wait_until
 from tests.system import PY, free_channel_ports, make_system
 
-SERVICES = ("bus", "registry", "ingest", "janitor", "pivot")
+SERVICES = ("bus", "registry", "ingest", "janitor", "pivot", "stripchart")
 EXAMPLE = json.loads((ROOT / "config" / "agents" / "example.avsc").read_text())
 
 
@@ -165,6 +165,9 @@ def _check_capture(values: dict[str, Any], volume: Path, tmp_path: Path) -> None
     pivot = f"http://127.0.0.1:{values['pivot']['port']}"
     with Client(registry, token, pivot_url=pivot) as client:
         exported = client.export("now-10min", ["example", "probe"], end="now")
+    gateway = f"http://127.0.0.1:{values['stripchart']['port']}"
+    for page in ("/", "/static/uplot/uPlot.iife.min.js"):
+        assert httpx.get(gateway + page, timeout=10).status_code == 200, page
     on_disk = {c: _archived(volume, c) for c in ("example", "probe")}
     for channel, records in on_disk.items():
         got = exported.channel[channel]

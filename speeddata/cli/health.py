@@ -2,7 +2,7 @@
 else one line saying why and exit 1: what a container's healthcheck or a fleet's monitoring
 runs next to the service.
 
-- HTTP services (registry, pivot, ...): ``GET /health`` answers 200 on the configured address.
+- HTTP services (registry, pivot, stripchart): their health path answers 200 where they listen.
 - bus: a ``bus.status`` comes through the proxy's XPUB (its last-value cache has one at once).
 - ingest: a supervisor holds the data dir's lock (``<data>/run/ingest.lock``).
 - janitor: a ``janitor.status`` comes on the bus from a janitor process alive on this host
@@ -23,12 +23,14 @@ from speeddata.bus import Subscriber
 from speeddata.cli._common import CliError, ConfigOption, DataDirOption, settings_from
 from speeddata.config import Settings
 
-HTTP = {"registry": "/health", "pivot": "/api/v1/health"}
+HTTP = {"registry": "/health", "pivot": "/api/v1/health", "stripchart": "/health"}
 """HTTP services: the settings section (same name, with ``bind`` and ``port``) and the path."""
 
 
 def health(
-    service: Annotated[str, typer.Argument(help="bus, registry, ingest, janitor or pivot.")],
+    service: Annotated[
+        str, typer.Argument(help="bus, registry, ingest, janitor, pivot or stripchart.")
+    ],
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for an answer.")] = 5.0,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
