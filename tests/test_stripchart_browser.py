@@ -337,6 +337,9 @@ def test_pages_survive_a_gateway_restart(browser, live):
     counter = '#channels tr[data-channel="example"] [data-key="example.counter"] .sd-v'
     changing_text(registry, counter)
 
+    charts = "#charts .sd-chart"
+    dashboard.evaluate(f"document.querySelectorAll('{charts}').forEach((c) => c.dataset.mark = 1)")
+
     def offline() -> None:
         expect(dashboard.locator("#connection")).to_contain_text("unreachable")
         expect(example.locator(".sd-chart").first).to_have_attribute("data-state", "offline")
@@ -348,6 +351,8 @@ def test_pages_survive_a_gateway_restart(browser, live):
         draws_live(page, key)
     changing_text(example, '[data-value="example.counter"]')
     changing_text(registry, counter)
+    # the same charts, kept through the restart (not rebuilt empty)
+    expect(dashboard.locator(f"{charts}[data-mark]")).to_have_count(2)
     shot(dashboard, "dashboard-after-restart")
     assert problems + more + yet_more == []
 

@@ -168,6 +168,7 @@
       this.retryAt = 0;
       this.listeners = { channels: [], status: [], state: [] };
       this.connects = 0;
+      this.fresh = null; // after a hello: the channels advertised since
     }
 
     on(event, fn) {
@@ -278,7 +279,9 @@
         case "hello":
           this.backoff = BACKOFF_MIN_MS;
           this.connects += 1;
-          this.channels.clear();
+          // the channels heard before stay until the gateway's first status says which are
+          // gone (it advertises every channel right after hello): charts survive a restart
+          this.fresh = new Set();
           this.setState("live");
           for (const s of this.subs.values()) {
             s.handler.reconnected?.(s);
@@ -287,6 +290,7 @@
           this.emit("channels", this.channels);
           break;
         case "advertise":
+          if (this.fresh) this.fresh.add(msg.channel);
           this.channels.set(msg.channel, msg);
           this.emit("channels", this.channels);
           break;
@@ -296,6 +300,12 @@
           break;
         case "status":
           this.status = msg.channels || {};
+          if (this.fresh) {
+            const gone = [...this.channels.keys()].filter((name) => !this.fresh.has(name));
+            this.fresh = null;
+            for (const name of gone) this.channels.delete(name);
+            if (gone.length) this.emit("channels", this.channels);
+          }
           this.emit("status", this.status);
           break;
         case "subscribed":
