@@ -126,10 +126,10 @@ class Connection:
             if wait > 0:
                 await asyncio.sleep(wait)
                 await self._drain()
-            notices, frame = self._live_frame()  # no await since the outbox was empty
+            notices, live = self._live_frames()  # no await since the outbox was empty
             for notice in notices:
                 await ws.send_text(notice)
-            if frame is not None:
+            for frame in live:
                 await ws.send_bytes(frame)
                 last_frame = time.monotonic()
                 self.gateway.sent(len(frame))
@@ -144,12 +144,15 @@ class Connection:
             else:
                 await self.websocket.send_text(item)
 
-    def _live_frame(self) -> tuple[list[str], bytes | None]:
-        """The drop notices and the live frame of every subscription whose history is sent."""
-        blocks, notices = [], []
+    def _live_frames(self) -> tuple[list[str], list[bytes]]:
+        """The drop notices, and a live frame for each subscription whose history is sent and
+        that has new rows: a frame carries its subscription's id and blocks indexed by that
+        subscription's layout (proto/WS.md)."""
+        live, notices = [], []
         for sub in self.subscriptions.values():
             if not sub.live:
                 continue
+            blocks = []
             dropped = 0
             for target in sub.targets:
                 dropped += target.dropped
@@ -162,4 +165,6 @@ class Connection:
                 self.gateway.dropped += dropped
                 notice = {"type": "dropped", "id": sub.id, "rows": dropped}
                 notices.append(protocol.dumps({**notice, "total": sub.dropped_total}))
-        return notices, frames.frame(frames.LIVE, blocks) if blocks else None
+            if blocks:
+                live.append(frames.frame(frames.LIVE, blocks, sub.id))
+        return notices, live
