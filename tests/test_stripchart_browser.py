@@ -25,7 +25,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from speeddata import Sender
+from speeddata import Sender, read_hdf5
 from speeddata.config import ROOT
 from speeddata.demo import demo_records
 from tests.browsertools import WAIT_MS, WS_REFUSED, open_page
@@ -381,3 +381,38 @@ def test_a_channel_registered_while_open_shows(browser, live):
     expect(dashboard.locator('#channels tr[data-channel="sensor"]')).to_have_count(0)
     expect(dashboard.locator("#charts .sd-chart")).to_have_count(2)
     assert problems + more == []
+
+
+def test_dashboard_tags_the_range_in_view_and_lists_it_done(browser, live):
+    """ "Tag this range": the visible range of the charted signals becomes a tag (through the
+    gateway's /api/v1/tags, to the pivot), listed pending and then done with its records, its
+    file a download link; the tag file holds the charted signals."""
+    page, problems = open_page(browser, live.url + "/")
+    page.locator('#values tr[data-key="example.sine_wave"] input[type=checkbox]').check()
+    growing(page, "example", 20)  # charted: the view has a range
+    page.locator("#tag-name").fill("Bad Name")
+    page.locator("#tag").click()
+    expect(page.locator("#tag-note")).to_contain_text("a tag name is")
+    page.locator("#tag-name").fill("from-the-page")
+    page.locator("#tag").click()
+    expect(page.locator("#tag-note")).to_contain_text("tag from-the-page: pending")
+    row = page.locator('#tags tr[data-tag="from-the-page"]')
+    expect(row).to_have_attribute("data-state", "done", timeout=60_000)
+    link = row.locator("td").nth(6).locator("a")
+    expect(link).to_have_text("from-the-page.h5")
+    assert link.get_attribute("href") == f"{live.pivot}/api/v1/tags/from-the-page/download"
+    tag = httpx.get(f"{live.pivot}/api/v1/tags/from-the-page", timeout=10).json()
+    assert tag["channels"] == ["example"] and tag["signals"] == ["example.sine_wave"]
+    assert tag["records"]["example"] > 0
+    expect(row.locator("td").nth(4)).to_have_text(str(tag["records"]["example"]))
+    s = read_hdf5(live.system.data_dir / "tags" / "from-the-page.h5")
+    assert (
+        "sine_wave" in s.channel["example"].signals and "noise" not in s.channel["example"].signals
+    )
+    page.locator("#tag-name").fill("from-the-page")
+    page.locator("#tag").click()
+    expect(page.locator("#tag-note")).to_contain_text(
+        "not tagged: a tag named 'from-the-page' exists"
+    )
+    shot(page, "dashboard-tags")
+    assert problems == []

@@ -5,6 +5,7 @@ The pages in a real browser against the real gateway: tests/test_stripchart_brow
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -95,3 +96,18 @@ def test_the_scripts_and_uplot_are_served(client):
     assert uplot.status_code == 200 and "uPlot" in uplot.text
     assert client.get("/static/uplot/uPlot.min.css").headers["content-type"].startswith("text/css")
     assert client.get("/static/uplot/../../pages.py").status_code == 404
+
+
+def test_the_tag_proxy_says_when_the_pivot_does_not_answer(tmp_path):
+    """The dashboard's /api/v1/tags goes to the pivot; a pivot that is not there is a 503 in the
+    one error shape (the page then says the tags are unknown)."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = load_settings(data_dir=tmp_path, environ={}).override(pivot={"port": port})
+    with TestClient(Starlette(routes=pages.routes(settings))) as c:
+        for answer in (c.get("/api/v1/tags"), c.post("/api/v1/tags", json={"name": "x"}),
+                       c.get("/api/v1/tags/x")):  # fmt: skip
+            assert answer.status_code == 503
+            assert answer.json()["error"] == "pivot_unreachable"
+            assert f"127.0.0.1:{port}" in answer.json()["detail"]

@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from services.stripchart import tagproxy
 from speeddata._webpages import common_static, page_headers, page_templates, service_url
 from speeddata.config import ROOT, Settings
 
@@ -70,6 +71,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
 
     return [
         Route("/", dashboard, methods=["GET"]),
+        *tagproxy.routes(settings),  # the dashboard's "tag this range"
         Route("/pages/{name:path}", user_page, methods=["GET"]),
         # checked when asked, not now: without `make deps` the charts say uPlot is missing
         Mount("/static/uplot", StaticFiles(directory=UPLOT_DIR, check_dir=False)),

@@ -1,6 +1,7 @@
 // The gateway's dashboard: the channels the gateway advertises with their status and rates, a
 // latest-values table, strip charts (every numeric signal, one chart per channel, unless the
-// visitor picks signals), the chart window and "export this view" from the pivot. Built on
+// visitor picks signals), the chart window, "export this view" from the pivot, and "tag this
+// range" with the list of tags (the pivot's, through this server's /api/v1/tags). Built on
 // window.SpeedData (stripchart.js); whatever comes from the gateway reaches the DOM as text.
 (function () {
   "use strict";
@@ -199,9 +200,8 @@
   const exportLink = $("export");
   const exportNote = $("export-note");
 
-  /** The pivot's export URL for what the charts show now, or null (with the reason shown). */
-  function exportUrl() {
-    if (!PIVOT) return [null, "no pivot is configured (settings: pivot)"];
+  /** What the charts show now: [view, ""] or [null, why]. */
+  function currentView() {
     let start = Infinity;
     let end = -Infinity;
     const channels = new Set();
@@ -218,12 +218,25 @@
       }
     }
     if (!channels.size || !Number.isFinite(start)) return [null, "nothing is charted yet"];
-    const iso = (seconds) => new Date(Math.floor(seconds * 1000)).toISOString();
-    const query = new URLSearchParams({
-      start: iso(start),
+    const view = {
+      start: new Date(Math.floor(start * 1000)).toISOString(),
       end: new Date(Math.ceil(end * 1000)).toISOString(),
-      channels: [...channels].sort().join(","),
-      signals: signals.join(","),
+      channels: [...channels].sort(),
+      signals,
+    };
+    return [view, ""];
+  }
+
+  /** The pivot's export URL for what the charts show now, or null (with the reason shown). */
+  function exportUrl() {
+    if (!PIVOT) return [null, "no pivot is configured (settings: pivot)"];
+    const [view, why] = currentView();
+    if (!view) return [null, why];
+    const query = new URLSearchParams({
+      start: view.start,
+      end: view.end,
+      channels: view.channels.join(","),
+      signals: view.signals.join(","),
       format: $("export-format").value,
       time: "device",
     });
@@ -241,5 +254,97 @@
     exportLink.href = url; // the browser follows the link as it is now: the pivot's download
   });
 
+  // ---------------------------------------------------------------- tag this range
+
+  // Through this server (/api/v1/tags is passed to the pivot): the page talks to its own origin.
+  const TAGS = "/api/v1/tags";
+  const tagNote = $("tag-note");
+
+  function say(text) {
+    tagNote.hidden = !text;
+    tagNote.textContent = text;
+  }
+
+  async function tagThisRange() {
+    const name = $("tag-name").value.trim();
+    if (!/^[a-z][a-z0-9_-]{0,62}$/.test(name)) {
+      say("a tag name is a lowercase letter, then letters, digits, _ or - (up to 63)");
+      return;
+    }
+    const [view, why] = currentView();
+    if (!view) {
+      say(why);
+      return;
+    }
+    const body = { name, ...view, format: $("export-format").value, time: "device" };
+    try {
+      const answer = await fetch(TAGS, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const tag = await answer.json();
+      if (!answer.ok) {
+        say(`not tagged: ${tag.detail || tag.error || answer.status}`);
+        return;
+      }
+      say(`tag ${tag.name}: ${tag.state} (${tag.start} to ${tag.end})`);
+      $("tag-name").value = "";
+    } catch (error) {
+      say(`not tagged: ${error}`);
+    }
+    refreshTags();
+  }
+
+  $("tag").addEventListener("click", tagThisRange);
+
+  const sizeText = (n) =>
+    typeof n !== "number" ? "–" : n < 1048576 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
+
+  function tagRow(tag) {
+    const records = tag.records ? Object.values(tag.records).reduce((a, b) => a + b, 0) : null;
+    const state = el("span", { class: `state-${String(tag.state).replace(/[^a-z]/g, "")}` }, tag.state);
+    if (tag.reason) state.title = tag.reason;
+    const file =
+      tag.state === "done" && PIVOT && tag.download
+        ? el("a", { href: `${PIVOT}${tag.download}` }, tag.file)
+        : tag.state === "failed" ? String(tag.reason || "") : "";
+    return el(
+      "tr",
+      { "data-tag": tag.name, "data-state": tag.state },
+      el("td", {}, el("code", {}, tag.name)),
+      el("td", {}, state),
+      el("td", {}, `${tag.start} – ${tag.end}`),
+      el("td", {}, (tag.channels || []).join(", ")),
+      el("td", { class: "num" }, records === null ? "–" : String(records)),
+      el("td", { class: "num" }, sizeText(tag.size)),
+      el("td", {}, file),
+    );
+  }
+
+  let tagsTimer = null;
+  async function refreshTags() {
+    clearTimeout(tagsTimer);
+    let pending = false;
+    try {
+      const answer = await fetch(TAGS, { headers: { Accept: "application/json" } });
+      if (answer.ok) {
+        const tags = (await answer.json()).tags || [];
+        $("tags").tBodies[0].replaceChildren(...tags.map(tagRow));
+        $("no-tags").hidden = tags.length > 0;
+        $("no-tags").textContent = "No tags yet.";
+        pending = tags.some((t) => t.state === "pending");
+      } else {
+        $("no-tags").hidden = false;
+        $("no-tags").textContent = "The pivot does not answer: tags unknown.";
+      }
+    } catch (error) {
+      $("no-tags").hidden = false;
+      $("no-tags").textContent = "The pivot does not answer: tags unknown.";
+    }
+    tagsTimer = setTimeout(refreshTags, pending ? 1000 : 10000);
+  }
+
   showChannels();
+  refreshTags();
 })();
