@@ -4,6 +4,9 @@ resource (``export``, ``service``, ``tags``), each with ``routes()``; ``GET /met
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -19,18 +22,26 @@ from speeddata.metrics import instrument
 def create_app(settings: Settings) -> Starlette:
     """The pivot as an ASGI app; a setting it cannot use is a SettingsError."""
     _check(settings)
+    registry = Registry(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with tags.lifespan(app):
+                yield
+        finally:
+            registry.close()
+
     routes = [*export.routes(), *service.routes(), *tags.routes()]
     app = Starlette(
         routes=routes,
-        lifespan=tags.lifespan,
+        lifespan=lifespan,
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
     )
     served = instrument(app, "pivot")
     app.router.routes.append(Route(service.BASE + "/metrics", served.endpoint, methods=["GET"]))
-    app.state.pivot = PivotContext(
-        settings=settings, registry=Registry(settings), metrics=Metrics(served)
-    )
-    app.state.tags = tags.Tags(settings, app.state.pivot.registry)
+    app.state.pivot = PivotContext(settings=settings, registry=registry, metrics=Metrics(served))
+    app.state.tags = tags.Tags(settings, registry)
     return app
 
 

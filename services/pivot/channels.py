@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,9 @@ from speeddata.config import Settings
 from speeddata.schema import SchemaError, archive_schema, time_unit
 
 log = logging.getLogger("services.pivot")
+
+RETRY_S = 5.0
+"""How long the pivot goes by the archive alone after the registry did not answer."""
 
 
 @dataclass(frozen=True)
@@ -45,28 +50,43 @@ class ChannelInfo:
 
 
 class Registry:
-    """The registry's channel records, or ``None`` when it does not answer (logged once per
-    change of state)."""
+    """The registry's channel records over one kept connection, or ``None`` when it does not
+    answer: then it is asked again only after :data:`RETRY_S` (an export does not wait for a
+    registry that is away), and the change of state is logged once."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._down = False
+        self._client: Client | None = None
+        self._retry_at = 0.0
+        self._lock = threading.Lock()
 
     def record(self, name: str) -> dict[str, Any] | None:
+        if time.monotonic() < self._retry_at:
+            return None
         try:
-            with Client(
-                settings=self.settings, timeout=self.settings.pivot.registry_timeout_s
-            ) as c:
-                record = c.channel(name)
+            record: dict[str, Any] | None = self._http().channel(name)
         except NotFound:
-            return None
+            record = None
         except ClientError as e:
-            if not self._down:
+            if not self._retry_at:
                 log.warning("the registry does not answer (%s): channels from the archive", e)
-            self._down = True
+            self._retry_at = time.monotonic() + RETRY_S
             return None
-        self._down = False
+        self._retry_at = 0.0
         return record
+
+    def _http(self) -> Client:
+        with self._lock:
+            if self._client is None:
+                timeout = self.settings.pivot.registry_timeout_s
+                self._client = Client(settings=self.settings, timeout=timeout)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
 
 def lookup(name: str, settings: Settings, registry: Registry) -> ChannelInfo | None:
