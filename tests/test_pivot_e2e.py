@@ -79,10 +79,10 @@ def get(live: Live, **params: str) -> httpx.Response:
     return r
 
 
-def sdctl(live: Live, *args: str) -> subprocess.CompletedProcess[str]:
+def sdctl(live: Live, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {**live.system.env, "SPEEDDATA_PIVOT_URL": live.pivot}
     return subprocess.run(
-        [PY, "-m", "speeddata", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+        [PY, "-m", "speeddata", *args], env=env, cwd=cwd, capture_output=True, text=True,
         timeout=60,
     )  # fmt: skip
 
@@ -359,3 +359,41 @@ def test_health_and_metrics(live: Live) -> None:
     route = "/api/v1/pivot/export"
     assert value(text, "speeddata_http_requests_total", service="pivot", method="GET",
                  route=route, status="200")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--channels", "nope"], "sdctl: error: pivot: unknown channel 'nope'"),
+        (["--channels", "every", "--signals", "every.zz"],
+         "sdctl: error: pivot: channel 'every' has no signal 'zz'"),
+        (["--channels", "every", "--start", "yesterday"], "sdctl: error: bad time 'yesterday'"),
+        (["--channels", "every", "--end", "now"], "sdctl: error: give exactly one of --duration"),
+        (["--channels", "every", "--format", "xls"], "sdctl: error: --format must be one of"),
+        (["--channels", "every", "--url", "http://127.0.0.1:9"],
+         "sdctl: error: cannot reach the pivot at http://127.0.0.1:9/api/v1"),
+    ],
+)  # fmt: skip
+def test_sdctl_export_errors_are_one_line(live: Live, args: list[str], line: str) -> None:
+    base = ["export", "--start", "now-1m", "--duration", "1m"]
+    if "--start" in args:
+        base = ["export", "--duration", "1m"]
+    done = sdctl(live, *base, *args)
+    assert done.returncode != 0
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(line), done.stderr
+
+
+def test_sdctl_export_to_stdout_and_to_the_suggested_name(live: Live, tmp_path: Path) -> None:
+    done = sdctl(live, "export", "--start", "now-1d", "--end", "now+1d", "--time", "rx",
+                 "--channels", "temperature", "--format", "csv", "-o", "-")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = pa_csv.read_csv(io.BytesIO(done.stdout.encode())).to_pylist()
+    assert [r["device_id"] for r in rows] == [r["device_id"] for r in live.sent["temperature"]]
+    everything = ["export", "--start", "now-1d", "--end", "now+1d", "--time", "rx"]
+    done = sdctl(live, *everything, "-c", "temperature,example", "-f", "parquet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (saved,) = tmp_path.iterdir()
+    assert saved.name.startswith("speeddata-") and saved.suffix == ".zip"
+    with zipfile.ZipFile(saved) as z:
+        assert sorted(z.namelist()) == ["example.parquet", "temperature.parquet"]
