@@ -230,6 +230,7 @@ def test_csv_and_parquet_read_back_to_the_same_values(live: Live) -> None:
 
     csv = get(live, channels="every", format="csv", **every_range())
     assert csv.status_code == 200, csv.text
+    assert csv.headers["content-disposition"].startswith('attachment; filename="every-2026')
     rows = pa_csv.read_csv(io.BytesIO(csv.content)).to_pylist()
     assert [row["i"] for row in rows] == [r["i"] for r in want]
     assert [row["d"] for row in rows] == [r["d"] for r in want]
@@ -308,6 +309,12 @@ def test_a_range_across_a_schema_change(live: Live, tmp_path: Path) -> None:
     assert got["c"].tolist() == [7] * 20 + list(range(20))
     assert got["b.valid"].tolist() == [True] * 20 + [False] * 20
     assert list(got["b"][:20]) == [x["b"] for x in first]
+    removed = get(live, channels="evolving", signals="evolving.b", format="csv",
+                  start=format_ns(0), end=format_ns(10_000))  # fmt: skip
+    assert removed.status_code == 200, removed.text  # a field of the older version, by name
+    table = pa_csv.read_csv(io.BytesIO(removed.content))
+    assert table.column_names == ["rx_time", "t", "b"]
+    assert table.column("b").to_pylist()[:20] == [x["b"] for x in first]
 
 
 def _send_after_restart(live: Live, schema: dict, port: int, records: list[dict]) -> None:

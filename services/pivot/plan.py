@@ -102,7 +102,7 @@ def read(plan: Plan, settings: Settings) -> list[ChannelColumns]:
                 channel=c.info.name,
             )
         except UnknownSignal as e:
-            raise ApiError(404, "unknown_signal", f"channel {c.info.name!r}: {e}") from None
+            raise unknown_signal(c.info, e.signal) from None
         out.append(columns)
         _check_records(sum(x.rows for x in out), settings, "this range holds")
     return out
@@ -122,26 +122,32 @@ def _check_records(count: int, settings: Settings, what: str) -> None:
 
 def _signals(info: ChannelInfo, asked: tuple[str, ...] | None) -> tuple[str, ...] | None:
     """The leaf signals of the names asked (the time field too, so the channel keeps its
-    time vector); 404 for a name the channel does not have."""
+    time vector). A name the reader schema lacks goes to the reader as it is: a field that an
+    older schema version of the range had is still there (else the reader's UnknownSignal is
+    the 404)."""
     if asked is None:
         return None
     known = info.signals
     leaves: list[str] = []
     for name in asked:
-        if name not in known:
-            listed = ", ".join(list(known)[:SHOWN_SIGNALS])
-            more = ", ..." if len(known) > SHOWN_SIGNALS else ""
-            raise ApiError(
-                404,
-                "unknown_signal",
-                f"channel {info.name!r} has no signal {name!r} (its signals: {listed}{more})",
-                channel=info.name,
-                signal=name,
-            )
-        leaves += known[name]
+        leaves += known.get(name, (name,))
     if info.time_field and info.time_field in known:
         leaves = [*known[info.time_field], *leaves]
     return tuple(dict.fromkeys(leaves))
+
+
+def unknown_signal(info: ChannelInfo, name: str) -> ApiError:
+    """The 404 of a signal the channel does not have, listing those it has."""
+    known = info.signals
+    listed = ", ".join(list(known)[:SHOWN_SIGNALS])
+    more = ", ..." if len(known) > SHOWN_SIGNALS else ""
+    return ApiError(
+        404,
+        "unknown_signal",
+        f"channel {info.name!r} has no signal {name!r} (its signals: {listed}{more})",
+        channel=info.name,
+        signal=name,
+    )
 
 
 def _records_in(path: Path) -> int:
