@@ -91,8 +91,10 @@ def registry_url(settings: Any) -> str:
 
 
 class Client:
-    """The registry's REST API. ``url`` is the registry's root (``http://127.0.0.1:8080``, with
-    or without ``/api/v1``), by default that of ``settings`` (else the configured settings)."""
+    """The registry's REST API and the pivot's exports. ``url`` is the registry's root
+    (``http://127.0.0.1:8080``, with or without ``/api/v1``), ``pivot_url`` the pivot's
+    (``http://127.0.0.1:8000``); by default those of ``settings`` (else the configured
+    settings)."""
 
     def __init__(
         self,

@@ -57,7 +57,7 @@ async def export(request: Request) -> Response:
     write, ext, method = WRITERS[query.format]
     if len(columns) == 1:
         body = _counted(write(columns[0]), ctx)
-        headers["Content-Disposition"] = _attachment(f"{columns[0].channel}-{_stem(query)}.{ext}")
+        headers["Content-Disposition"] = _attachment(f"{_stem(query, columns[0].channel)}.{ext}")
         return StreamingResponse(_async(body), media_type=MEDIA[query.format], headers=headers)
     entries = ((f"{c.channel}.{ext}", write(c)) for c in columns)
     body = _counted(zip_pieces(entries, method), ctx)
@@ -133,12 +133,12 @@ def _headers(query: ExportQuery, columns: list[ChannelColumns]) -> dict[str, str
     }
 
 
-def _stem(query: ExportQuery) -> str:
-    """``speeddata-<start>-<end>`` in compact UTC (``20261201T120000.000000000Z``)."""
+def _stem(query: ExportQuery, name: str = "speeddata") -> str:
+    """``<name>-<start>-<end>`` in compact UTC (``20261201T120000.000000000Z``)."""
     start, end = (
         format_ns(t).replace("-", "").replace(":", "") for t in (query.start_ns, query.end_ns)
     )
-    return f"speeddata-{start}-{end}"
+    return f"{name}-{start}-{end}"
 
 
 def _attachment(name: str) -> str:
