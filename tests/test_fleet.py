@@ -7,7 +7,8 @@ network filesystem; C's own data dir holds its token and temp files).
 
 Checks: a channel registered on C captures on B; the gateway on C charts B's records live; a
 multicast listener on C hears B's full-rate stream (it crossed the bridge, TTL 1, on the
-configured interface); an export from C's pivot holds what B archived; SIGKILL of every process
+configured interface); C's registry serves B's relay counters on /metrics; an export from
+C's pivot holds what B archived; SIGKILL of every process
 of B and a plain restart converge (channels active again, capture resumes); a 10 s cut of B's
 cable recovers, the records sent meanwhile are lost and counted, the rest arrive."""
 
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 import yaml
 
@@ -31,6 +33,7 @@ from bench.pgserver import Unavailable as NoPostgres
 from speeddata import Client
 from speeddata.archive import archive_files, read_records
 from speeddata.config import ROOT
+from tests.metricstools import assert_listed, value
 from tests.netns import Net
 from tests.netns import Unavailable as NoNetns
 from tests.procs import Proc, start, wait_until
@@ -42,6 +45,8 @@ EXAMPLE = json.loads((ROOT / "config" / "agents" / "example.avsc").read_text())
 HOSTS = {"a": 1, "b": 2, "c": 3}
 B_SERVICES = ("bus", "ingest", "janitor")
 C_SERVICES = ("registry", "pivot", "stripchart")
+READY_S = 60.0
+"""A service's start on a machine this loaded (the pivot imports polars, pyarrow, h5py)."""
 
 SENDER = """
 import sys, time
@@ -97,8 +102,10 @@ class Fleet:
 
     def start(self, host: str, name: str, argv: list[str], ready: bool = True) -> Proc:
         proc = start([*self.net.exec(host), *argv], env=self.env[host], cwd=ROOT,
-                     wait_ready=ready)  # fmt: skip
+                     wait_ready=False)  # fmt: skip
         self.procs[name] = proc
+        if ready:
+            proc.wait_ready(READY_S)
         return proc
 
     def service(self, host: str, name: str) -> Proc:
@@ -208,6 +215,14 @@ def test_fleet(fleet: Fleet) -> None:
     # the gateway on C charts B's records live
     _charts_live(fleet)
 
+    # Prometheus on C: the registry serves B's relay counters heard on the bus; the gateway
+    # counts the records it decoded; every family listed
+    for http_port, service in ((8080, "registry"), (8081, "stripchart"), (8000, "pivot")):
+        assert_listed(_scrape(fleet, http_port), service)
+    assert (value(_scrape(fleet, 8080), "speeddata_relay_archived_total", channel="example")
+            or 0) > 0  # fmt: skip
+    assert (value(_scrape(fleet, 8081), "speeddata_stripchart_records_total") or 0) > 0
+
     # an export from C's pivot holds what B archived
     exported = fleet.on_c(lambda c: c.export("now-10min", ["example"], end="now-2s"))
     on_disk = fleet.archived("example")
@@ -240,6 +255,11 @@ def test_fleet(fleet: Fleet) -> None:
     assert stale != "active"
     assert len(missing) > 100, "about 10 s of 50 records/s lost on the wire"
     print(f"cut: {len(missing)} records lost; registry saw example {stale!r} during the cut")
+
+
+def _scrape(fleet: Fleet, port: int) -> str:
+    url = f"http://{fleet.net.addr['c']}:{port}/metrics"
+    return fleet.net.call("c", lambda: httpx.get(url, timeout=10).text)
 
 
 def _charts_live(fleet: Fleet) -> None:
