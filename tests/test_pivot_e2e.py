@@ -6,10 +6,12 @@ pyarrow; a range cutting through files across rotations, on the device clock and
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import json
 import os
+import pty
 import subprocess
 import time
 import zipfile
@@ -404,3 +406,26 @@ def test_sdctl_export_to_stdout_and_to_the_suggested_name(live: Live, tmp_path: 
     assert saved.name.startswith("speeddata-") and saved.suffix == ".zip"
     with zipfile.ZipFile(saved) as z:
         assert sorted(z.namelist()) == ["example.parquet", "temperature.parquet"]
+
+
+def test_sdctl_export_shows_progress_on_a_terminal(live: Live, tmp_path: Path) -> None:
+    """On a terminal (a pty here) stderr shows the bytes received; the file is whole."""
+    out = tmp_path / "tty.h5"
+    primary, secondary = pty.openpty()
+    env = {**live.system.env, "SPEEDDATA_PIVOT_URL": live.pivot, "COLUMNS": "100"}
+    args = ["export", "--start", "now-1d", "--end", "now+1d", "--time", "rx", "-c",
+            "every,example,temperature", "-o", str(out)]  # fmt: skip
+    with subprocess.Popen([PY, "-m", "speeddata", *args], env=env, cwd=ROOT,
+                          stdout=subprocess.DEVNULL, stderr=secondary) as proc:  # fmt: skip
+        os.close(secondary)
+        seen = b""
+        with contextlib.suppress(OSError):  # EIO once the child closed its end
+            while chunk := os.read(primary, 4096):
+                seen += chunk
+        assert proc.wait(60) == 0, seen
+    os.close(primary)
+    text = seen.decode(errors="replace")
+    assert "export \x1b" in text and "━" in text and "bytes" in text, text  # rich's bar
+    assert f"{out}: " in text and "records" in text
+    with h5py.File(out) as f:
+        assert set(f) == {"every", "example", "temperature"}

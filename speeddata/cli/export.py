@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -147,6 +148,7 @@ class _bar:
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeElapsedColumn(),
+            console=Console(stderr=True),
             transient=True,
         )
         self.task = self.progress.add_task("export", total=None)
