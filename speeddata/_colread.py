@@ -138,7 +138,8 @@ class Reader:
         indexes = self._indexes()
         reader = flat(json.dumps(schema)) if schema else []
         reader_names = {leaf.name for leaf in reader}
-        wanted = self._wanted(reader, _removed_leaves(indexes, reader_names), time_field)
+        known = reader_names | {alias for leaf in reader for alias in leaf.aliases}
+        wanted = self._wanted(reader, _removed_leaves(indexes, known), time_field)
         parts = self._parts(indexes, wanted)
         seen = {name for p in parts for name in p.leaves}
         leaves = [leaf for leaf in wanted if leaf.name in reader_names or leaf.name in seen]
@@ -231,7 +232,7 @@ class Reader:
             return None
         runs = _runs(index, selected)
         writer = {leaf.name: leaf for leaf in flat(index.header.schema_text)}
-        names = {leaf.name for leaf in wanted} | {"rx_time"}
+        names = {name for leaf in wanted for name in (leaf.name, *leaf.aliases)} | {"rx_time"}
         if index.time_field:
             names.add(index.time_field)
         leaves = [writer[n] for n in writer if n in names]
@@ -331,7 +332,7 @@ def merged(leaf: Leaf, parts: list[Part]) -> tuple[np.ndarray, np.ndarray | None
     values: list[np.ndarray] = []
     valid: list[np.ndarray | None] = []
     for part in parts:
-        v, ok = resolve(part.decoded, part.leaves.get(leaf.name), leaf, part.rows)
+        v, ok = resolve(part.decoded, writer_leaf(part.leaves, leaf), leaf, part.rows)
         values.append(v)
         valid.append(ok)
     mask = None
@@ -341,6 +342,14 @@ def merged(leaf: Leaf, parts: list[Part]) -> tuple[np.ndarray, np.ndarray | None
         ]
         mask = _concat(masks, np.dtype(bool))
     return _concat(values, leaf_dtype(leaf)), mask
+
+
+def writer_leaf(writer: dict[str, Leaf], reader: Leaf) -> Leaf | None:
+    """The writer's leaf that the reader's reads: by its name, else by one of its aliases."""
+    found = writer.get(reader.name)
+    for alias in reader.aliases:
+        found = found or writer.get(alias)
+    return found
 
 
 def _masked(valid: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:

@@ -52,6 +52,9 @@ class Leaf:
     default: Any = None
     """The field's default when it has one (see :attr:`has_default`), for schema resolution."""
     has_default: bool = False
+    aliases: tuple[str, ...] = ()
+    """Other dotted names the field may have in a writer's schema (the ``aliases`` of it and
+    of the record fields on its path): Avro's resolution matches those too."""
 
 
 class Names:
@@ -139,9 +142,13 @@ def _record_leaves(
     stack: set[str],
     out: list[Leaf],
     outer: tuple[bool, Any],
+    others: tuple[tuple[str, ...], ...] = (),
 ) -> None:
     for f in record.get("fields", []):
         path = (*prefix, f["name"])
+        aliases = [a for a in f.get("aliases", ()) if isinstance(a, str)]
+        alt = tuple((*p, f["name"]) for p in others)
+        alt += tuple((*p, a) for p in (prefix, *others) for a in aliases)
         default = _field_default(f, outer)
         t, ns_t = _resolve(f["type"], names, ns)
         null = nullable
@@ -153,10 +160,12 @@ def _record_leaves(
             if full not in stack:
                 _walk_named(t, names, ns)
                 inner_ns = _ns_of(t, ns)
-                _record_leaves(t, path, null, names, inner_ns, stack | {full}, out, default)
+                inner = stack | {full}
+                _record_leaves(t, path, null, names, inner_ns, inner, out, default, alt)
                 continue
         leaf = _leaf(path, t, null, f, names, ns_t, stack)
-        out.append(replace(leaf, has_default=default[0], default=default[1]))
+        dotted = tuple(".".join(a) for a in alt)
+        out.append(replace(leaf, has_default=default[0], default=default[1], aliases=dotted))
 
 
 def _resolve(t: Any, names: Names, ns: str) -> tuple[Any, str]:

@@ -362,7 +362,7 @@ def test_schema_versions_resolve_to_the_newest(tmp_path: Path):
          "by": b"b"}
         for k in range(5)
     ]  # fmt: skip
-    new = [
+    new: list[dict[str, Any]] = [
         {"rx_time": T0 + 5 + k, "time": 5 + k, "a": 2**40 + k, "e": "CBA"[k % 3], "f": 0.1,
          "by": "é", "added": k, "maybe": "m", "nodefault": 1.5, "sub": {"x": k}}
         for k in range(3)
@@ -495,3 +495,35 @@ def test_the_index_cache_is_bounded_and_shares_schemas(tmp_path: Path):
     for p in paths:
         cache.get(p)
     assert cache.get_counted(paths[2])[1] == 0 and cache.get_counted(paths[0])[1] == 2
+
+
+def test_a_field_renamed_with_an_alias_reads_the_old_name(tmp_path: Path):
+    inner = {"type": "record", "name": "In", "fields": [{"name": "x", "type": "int"}]}
+    old: list[dict[str, Any]] = [
+        {"name": "time", "type": "long"},
+        {"name": "before", "type": "int"},
+        {"name": "rec", "type": inner},
+    ]
+    renamed = {
+        "type": "record",
+        "name": "In",
+        "fields": [{"name": "y", "type": "long", "aliases": ["x"]}],
+    }
+    new: list[dict[str, Any]] = [
+        {"name": "time", "type": "long"},
+        {"name": "after", "type": "int", "aliases": ["before"]},
+        {"name": "rec2", "type": renamed, "aliases": ["rec"]},
+    ]
+    paths = [
+        write_file(tmp_path, schema_of(old), [[
+            {"rx_time": T0, "time": 0, "before": 1, "rec": {"x": 10}},
+        ]], seq=1),
+        write_file(tmp_path, schema_of(new), [[
+            {"rx_time": T0 + 1, "time": 1, "after": 2, "rec2": {"y": 20}},
+        ]], seq=2),
+    ]  # fmt: skip
+    cc = read_channel(paths)
+    assert list(cc.columns) == ["time", "after", "rec2.y"]
+    assert cc.columns["after"].values.tolist() == [1, 2] and cc.columns["after"].valid is None
+    assert cc.columns["rec2.y"].values.tolist() == [10, 20]
+    assert cc.columns["rec2.y"].values.dtype == np.int64
