@@ -1022,7 +1022,9 @@
 
     renderOne(el, key, now) {
       const entry = this.latest.get(key);
-      const text = entry ? formatValue(entry.v) : "–";
+      const [channel, name] = splitKey(key);
+      const isClock = name === (connection.channels.get(channel) || {}).time_field;
+      const text = !entry ? "–" : isClock ? clockTime(entry.t) : formatValue(entry.v);
       if (el.textContent !== text) el.textContent = text;
       const stale = this.staleness(entry, now);
       el.classList.toggle("sd-stale", Boolean(stale));
