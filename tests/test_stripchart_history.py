@@ -6,22 +6,27 @@ in history and live; reduction itself on made-up rows."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
+import fastavro
 import httpx
 import numpy as np
 import pytest
 
+from bench.archivefiles import SCHEMA as ARCHIVE
+from bench.archivefiles import write_archive_file
 from services.stripchart.reduce import reduce
-from speeddata import Sender
-from speeddata.config import ROOT
+from speeddata import Client, Sender
+from speeddata.config import ROOT, load_settings
 from tests.procs import Proc
 from tests.stripcharttools import Collector, gateway_url, open_ws, send
 from tests.system import System, make_system
 from tests.test_stripchart_live import example, subscribed, wait_advertised
 
 EXAMPLE = json.loads((ROOT / "config" / "agents" / "example.avsc").read_text())
+WIDE = {**ARCHIVE, "fields": ARCHIVE["fields"][1:]}
 
 
 @pytest.fixture
@@ -122,3 +127,38 @@ def test_reduce_runs() -> None:
     back = np.array([100, 101, 102, 5, 6, 7], np.int64)  # a clock step back: runs, not groups
     bt, bv, _ = reduce(back, np.arange(6.0)[None, :], 10)
     assert bt.tolist() == [100, 102, 5, 7]
+
+
+def test_a_wide_window_from_file_summaries_keeps_spikes(
+    system: System, gateway: Proc, procs: list[Proc]
+) -> None:
+    """An hour on 1000 px: closed files come from their per-second summaries, the newest
+    (being written) row by row; a one-sample spike in a summarized file survives."""
+    now = time.time_ns()
+    paths = []
+    for i in range(6):  # 6 files of 10 minutes at 10 Hz, the last hour
+        first = now - 3600 * 10**9 + i * 600 * 10**9
+        rx_times = range(first, first + 600 * 10**9, 10**8)
+        paths.append(write_archive_file(system.data_dir, "wide", i, rx_times))
+    spike_file = paths[2]  # one record of it made a spike, the file rewritten as it was
+    with open(spike_file, "rb") as f:
+        reader = fastavro.reader(f)
+        meta = {k: v for k, v in reader.metadata.items() if k.startswith("speeddata.")}
+        records: list[dict] = list(reader)  # type: ignore[arg-type]
+    records[1234]["value"] = 1e6
+    stat = spike_file.stat()
+    with open(spike_file, "wb") as f:
+        fastavro.writer(f, fastavro.parse_schema(ARCHIVE), records, metadata=meta)
+    os.utime(spike_file, ns=(stat.st_mtime_ns, stat.st_mtime_ns))
+    with Client(settings=load_settings(system.config, system.data_dir)) as registry:
+        registry.add_channel("wide", WIDE, time_field="time")
+    url = gateway_url(gateway.ready)
+    with open_ws(url) as ws:
+        c = Collector(ws)
+        wait_advertised(c, "wide")
+        send(ws, type="subscribe", id=3, signals=["wide.value"], window=3600, width=1000)
+        c.until(lambda: 3 in c.history_done, what="history", timeout=60)
+        t, v = c.columns(3)
+    assert 1e6 in v[0].tolist()
+    assert len(t) <= 2 * 1001 and (np.diff(t) >= 0).all()
+    assert t[0] >= now - 3600 * 10**9 - 10**9

@@ -79,6 +79,25 @@ def wait_advertised(c: Collector, channel: str) -> dict:
 
 
 def test_exact_values_with_their_timestamps(system: System, url: str) -> None:
+    exact_values(system, url)
+
+
+def test_exact_values_from_the_decimated_multicast_group(
+    tmp_path: Path, relay_binary: Path, procs: list[Proc]
+) -> None:
+    system = make_system(
+        tmp_path, relay_binary, stripchart={"registry_poll_s": 1.0, "source": "multicast"}
+    )
+    for service in ("bus", "registry", "ingest"):
+        procs.append(system.start("-m", f"services.{service}"))
+    gateway = system.start("-m", "services.stripchart")
+    procs.append(gateway)
+    exact_values(system, gateway_url(gateway.ready))
+
+
+def exact_values(system: System, url: str) -> None:
+    """A client subscribed without reduction gets exactly the values sent, with their own
+    timestamps, in order; the newest text value; latest values on a new subscription."""
     with open_ws(url) as ws:
         c = Collector(ws)
         wait_advertised(c, "example")

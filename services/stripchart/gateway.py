@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -16,7 +17,7 @@ import zmq
 
 from services.stripchart import frames
 from services.stripchart.channels import KEPT, ChannelInfo, Rows
-from services.stripchart.history import history
+from services.stripchart.history import history, warm_archive
 from services.stripchart.memory import ChannelStore
 from services.stripchart.origin import OriginCheck
 from services.stripchart.protocol import Limits
@@ -99,7 +100,7 @@ class Gateway:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in self._tasks:  # (warming tasks that ended are done already)
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
@@ -144,6 +145,8 @@ class Gateway:
             source.set_channels(self.channels)
         if changed:
             self._reresolve(changed)
+            added = [self.stores[n].info for n in changed if n in self.stores]
+            self._tasks.append(asyncio.create_task(_warm(self.settings.data_dir, added)))
 
     def advertisements(self) -> list[dict[str, Any]]:
         return [store.info.advertise() for store in self.stores.values()]
@@ -396,6 +399,15 @@ async def _forever(step: Callable[[], Awaitable[None]], period: float) -> None:
         except Exception:  # noqa: BLE001 - a bug in one step must not end the loop
             log.exception("%s failed", getattr(step, "__name__", "a step"))
         await asyncio.sleep(period)
+
+
+async def _warm(data_dir: Path, channels: list[ChannelInfo]) -> None:
+    """Builds the archive's block indexes of new channels on a thread, so that the first
+    history a client asks reads only its blocks (issue 10: a 1-hour window full in < 1 s)."""
+    try:
+        await anyio.to_thread.run_sync(warm_archive, data_dir, channels)
+    except Exception:  # noqa: BLE001 - warming is an optimization: a history reads anyway
+        log.exception("warming the archive index failed")
 
 
 def _infos(records: list[dict[str, Any]]) -> dict[str, ChannelInfo]:
