@@ -10,7 +10,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import columnar, janitor, machine, pages, pivot, registry, results, tools, worst_datagram
+from bench import (
+    columnar,
+    janitor,
+    machine,
+    pages,
+    pivot,
+    registry,
+    results,
+    stripchart,
+    tools,
+    worst_datagram,
+)
 from bench.receivers import RELAY_VARIANTS, Load
 from bench.report import Context, render
 from bench.sweep import Case, Run, sweep
@@ -71,6 +82,7 @@ SECTIONS: dict[str, ModuleType] = {
     "pages": pages,
     "columnar": columnar,
     "pivot": pivot,
+    "stripchart": stripchart,
 }
 """Benchmarks of their own, reported after the relay's sweeps, by ``--case`` key. Each module
 has ``measure(quick) -> result``, ``load() -> result | None`` (the last saved result),
