@@ -57,6 +57,21 @@ def decode_frame(data: bytes) -> Frame:
     return frame
 
 
+STACK = ("bus", "registry", "ingest", "stripchart")
+READY_S = 60.0
+"""How long each service may take to start (long: a loaded machine starts Python slowly)."""
+
+
+def start_services(system: Any, procs: list[Any], services: tuple[str, ...] = STACK) -> Any:
+    """Starts ``python -m services.<name>`` for each, in order, each ready before the next
+    (stopped by the ``procs`` fixture); returns the last one."""
+    for name in services:
+        proc = system.start("-m", f"services.{name}", wait_ready=False)
+        procs.append(proc)
+        proc.wait_ready(READY_S)
+    return proc
+
+
 def gateway_url(ready: dict[str, str]) -> str:
     return f"ws://{ready['http']}/ws"
 

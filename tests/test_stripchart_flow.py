@@ -16,7 +16,7 @@ import pytest
 from speeddata import Client, Sender
 from speeddata.config import ROOT, load_settings
 from tests.procs import Proc
-from tests.stripcharttools import Collector, RawClient, gateway_url, open_ws, send
+from tests.stripcharttools import Collector, RawClient, gateway_url, open_ws, send, start_services
 from tests.system import System, free_channel_ports, make_system
 from tests.test_stripchart_live import example, subscribed, wait_advertised
 
@@ -37,10 +37,7 @@ def system(tmp_path: Path, relay_binary: Path) -> System:
 
 @pytest.fixture
 def url(system: System, procs: list[Proc]) -> str:
-    for service in ("bus", "registry", "ingest"):
-        procs.append(system.start("-m", f"services.{service}"))
-    gateway = system.start("-m", "services.stripchart")
-    procs.append(gateway)
+    gateway = start_services(system, procs)
     return gateway_url(gateway.ready)
 
 

@@ -21,7 +21,7 @@ from services.stripchart.reduce import reduce
 from speeddata import Client, Sender
 from speeddata.config import ROOT, load_settings
 from tests.procs import Proc
-from tests.stripcharttools import Collector, gateway_url, open_ws, send
+from tests.stripcharttools import Collector, gateway_url, open_ws, send, start_services
 from tests.system import System, make_system
 from tests.test_stripchart_live import example, subscribed, wait_advertised
 
@@ -41,11 +41,7 @@ def system(tmp_path: Path, relay_binary: Path) -> System:
 
 @pytest.fixture
 def gateway(system: System, procs: list[Proc]) -> Proc:
-    for service in ("bus", "registry", "ingest"):
-        procs.append(system.start("-m", f"services.{service}"))
-    proc = system.start("-m", "services.stripchart")
-    procs.append(proc)
-    return proc
+    return start_services(system, procs)
 
 
 def feed(system: System, records: list[dict], per_10ms: int) -> None:

@@ -15,7 +15,7 @@ import pytest
 from speeddata import Sender
 from speeddata.config import ROOT
 from tests.procs import Proc
-from tests.stripcharttools import Collector, gateway_url, open_ws, send
+from tests.stripcharttools import Collector, gateway_url, open_ws, send, start_services
 from tests.system import System, make_system
 
 EXAMPLE = json.loads((ROOT / "config" / "agents" / "example.avsc").read_text())
@@ -34,10 +34,7 @@ def system(tmp_path: Path, relay_binary: Path) -> System:
 
 @pytest.fixture
 def url(system: System, procs: list[Proc]) -> str:
-    for service in ("bus", "registry", "ingest"):
-        procs.append(system.start("-m", f"services.{service}"))
-    gateway = system.start("-m", "services.stripchart")
-    procs.append(gateway)
+    gateway = start_services(system, procs)
     return gateway_url(gateway.ready)
 
 
@@ -88,10 +85,7 @@ def test_exact_values_from_the_decimated_multicast_group(
     system = make_system(
         tmp_path, relay_binary, stripchart={"registry_poll_s": 1.0, "source": "multicast"}
     )
-    for service in ("bus", "registry", "ingest"):
-        procs.append(system.start("-m", f"services.{service}"))
-    gateway = system.start("-m", "services.stripchart")
-    procs.append(gateway)
+    gateway = start_services(system, procs)
     exact_values(system, gateway_url(gateway.ready))
 
 

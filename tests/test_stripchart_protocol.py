@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection
 
 from tests.procs import Proc
-from tests.stripcharttools import gateway_url, open_ws, recv, recv_type, send
+from tests.stripcharttools import gateway_url, open_ws, recv, recv_type, send, start_services
 from tests.system import System, make_system
 
 
@@ -26,9 +27,7 @@ def system(tmp_path: Path, relay_binary: Path) -> System:
 
 @pytest.fixture
 def url(system: System, procs: list[Proc]) -> str:
-    proc = system.start("-m", "services.stripchart")
-    procs.append(proc)
-    return gateway_url(proc.wait_ready())
+    return gateway_url(start_services(system, procs, ("stripchart",)).ready)
 
 
 def test_hello_then_advertised_channels(url: str) -> None:
@@ -45,10 +44,16 @@ def test_allowed_origins_in_both_spellings(url: str, origin: str) -> None:
         assert recv_type(ws, "hello")
 
 
-def test_own_origin_accepted(url: str) -> None:
+def test_own_and_registry_page_origins_accepted(url: str, system: System) -> None:
     host = url.removeprefix("ws://").removesuffix("/ws")
-    with open_ws(url, f"http://{host}") as ws:
-        assert recv_type(ws, "hello")
+    registry = yaml.safe_load(system.config.read_text())["registry"]["port"]
+    for origin in (
+        f"http://{host}",
+        f"http://127.0.0.1:{registry}",
+        f"http://localhost:{registry}",
+    ):
+        with open_ws(url, origin) as ws:
+            assert recv_type(ws, "hello")
 
 
 @pytest.mark.parametrize(

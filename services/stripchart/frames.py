@@ -44,7 +44,6 @@ class Block:
 
 
 def frame(kind: int, blocks: list[Block], sub: int = 0, flags: int = 0) -> bytes:
-    """One frame of ``blocks``: a live frame (``sub`` 0: each block names its subscription)
-    or a history frame of subscription ``sub``."""
+    """One frame of subscription ``sub``'s ``blocks`` (each block names it again)."""
     head = _HEADER.pack(MAGIC, kind, flags, len(blocks), sub, 0)
     return head + b"".join(b.encode() for b in blocks)

@@ -146,6 +146,7 @@ class Gateway:
         if changed:
             self._reresolve(changed)
             added = [self.stores[n].info for n in changed if n in self.stores]
+            self._tasks = [t for t in self._tasks if not t.done()]
             self._tasks.append(asyncio.create_task(_warm(self.settings.data_dir, added)))
 
     def advertisements(self) -> list[dict[str, Any]]:
