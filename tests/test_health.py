@@ -1,5 +1,6 @@
-"""``sdctl health SERVICE``, what each container's healthcheck runs: 0 while the real service
-runs, 1 with one line saying why once it is stopped (or before it started)."""
+"""``sdctl health SERVICE`` and ``python -m speeddata.health SERVICE`` (what each container's
+healthcheck runs): 0 while the real service runs, 1 with one line saying why once it is stopped
+(or before it started)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def test_health_follows_each_service(system: System, procs: list) -> None:
     for service in SERVICES:
         done = health(system, service)
         assert (done.returncode, done.stdout) == (0, f"{service} ok\n"), done.stderr
+        light = subprocess.run([PY, "-m", "speeddata.health", service, "2"], env=system.env,
+                               cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert (light.returncode, light.stdout) == (0, f"{service} ok\n"), light.stderr
     for proc, service in zip(reversed(procs), reversed(SERVICES), strict=True):
         proc.stop()
         after = health(system, service)
