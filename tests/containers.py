@@ -114,9 +114,14 @@ def docker_daemon() -> Iterator[Docker]:
     finally:
         _stop(proc)
         log.close()
-        subprocess.run(["umount", "-R", "-l", str(top / "data")], capture_output=True)
-        subprocess.run(["umount", "-R", "-l", str(top / "exec")], capture_output=True)
+        _unmount_under(top)  # what dockerd left mounted (its netns file, overlays)
         shutil.rmtree(top, ignore_errors=True)
+
+
+def _unmount_under(top: Path) -> None:
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for point in sorted((m for m in mounts if m.startswith(f"{top}/")), reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
