@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.pivot.channels import ChannelInfo, Registry, lookup
+from services.pivot.channels import ChannelInfo, Registry, lookup, signal_names
 from services.pivot.query import ExportQuery
 from speeddata._weberrors import ApiError
 from speeddata.archive import ArchiveError, open_archive
@@ -73,9 +73,10 @@ def make_plan(query: ExportQuery, settings: Settings, registry: Registry) -> Pla
                 "no files of it",
                 channel=name,
             )
-        signals = _signals(info, query.signals.get(name))
         clock = query.clock if info.time_field else "rx"
         files = channel_files(settings.data_dir, name, query.start_ns, query.end_ns, clock=clock)
+        _check_older_signals(info, query.signals.get(name), files)
+        signals = _signals(info, query.signals.get(name))
         channels.append(ChannelPlan(info, tuple(files), signals, clock))
     # On rx_time the files' names select them closely: their records bound the export before
     # anything is decoded. On the device clock every file is a candidate; the records read
@@ -134,6 +135,27 @@ def _signals(info: ChannelInfo, asked: tuple[str, ...] | None) -> tuple[str, ...
     if info.time_field and info.time_field in known:
         leaves = [*known[info.time_field], *leaves]
     return tuple(dict.fromkeys(leaves))
+
+
+def _check_older_signals(
+    info: ChannelInfo, asked: tuple[str, ...] | None, files: list[Path]
+) -> None:
+    """A name the reader schema lacks must be one of an older schema version in ``files``
+    (their headers say), else the 404 comes now, before anything is read or a tag accepted."""
+    missing = [n for n in asked or () if n not in info.signals]
+    if not missing:
+        return
+    older: set[str] = set()
+    for path in files:
+        try:
+            with open_archive(path) as f:
+                older.update(signal_names(f.header.schema))
+        except (ArchiveError, OSError):
+            continue  # just created or gone: the reader skips it too
+        missing = [n for n in missing if n not in older]
+        if not missing:
+            return
+    raise unknown_signal(info, missing[0])
 
 
 def unknown_signal(info: ChannelInfo, name: str) -> ApiError:
